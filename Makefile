@@ -1,0 +1,26 @@
+# The two commands of the quick start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test bench lint
+
+demo: $(VENV)/.installed  ## set up, replay the bundled sample into statscache.db, show a statistic
+	$(BIN)/statscache replay --sample
+	$(BIN)/statscache show volume-by-category-1d --format csv | tail -n 5
+
+test: $(VENV)/.installed  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed  ## the replay benchmark (see bench/README.md)
+	$(BIN)/python bench/replay.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@

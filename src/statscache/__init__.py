@@ -1,0 +1,1 @@
+"""statscache: statistics from Fedora's message bus, ready to serve."""

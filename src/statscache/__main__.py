@@ -1,0 +1,5 @@
+"""``python -m statscache``."""
+
+from statscache.cli import main
+
+main()

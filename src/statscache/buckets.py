@@ -1,0 +1,22 @@
+"""Time buckets: UTC, aligned to the Unix epoch, labelled by their start."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# 1970-01-01 was a Thursday; the first Monday 00:00 UTC is four days later.
+MONDAY_OFFSET = 4 * 86400
+
+
+def bucket_start(epoch: float, seconds: int, offset: int = 0) -> int:
+    """The start (epoch seconds) of the ``seconds``-long bucket holding ``epoch``."""
+    return int((epoch - offset) // seconds) * seconds + offset
+
+
+def label(resolution: timedelta) -> str:
+    """A short, stable label for a resolution: ``1s``, ``5s``, ``1m``, ``1h``, ``1d``, ``1w``."""
+    seconds = int(resolution.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

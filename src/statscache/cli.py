@@ -1,0 +1,192 @@
+"""The command line: ``statscache replay | show | plugins``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
+
+from statscache import serialise
+from statscache.message import Rejected, parse_time
+from statscache.pipeline import Pipeline, Settings
+from statscache.plugin import Plugin, PluginError, discover
+from statscache.sources.file import STDIN, SourceError, read
+from statscache.store import Store, StoreError, resolve_url
+
+log = logging.getLogger("statscache")
+T = TypeVar("T")
+
+db_option = click.option(
+    "--db", "db_url", metavar="URL", help="Database URL (else $STATSCACHE_DB_URL, else sqlite:///statscache.db)."
+)
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.version_option(package_name="statscache")
+def cli(verbose: int) -> None:
+    """statscache: statistics from Fedora's message bus, ready to serve."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--sample", is_flag=True, help="Replay the bundled sample of real Fedora messages.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any line is rejected.")
+@click.option("--flush-interval", type=float, default=1.0, show_default=True, help="Seconds between flushes.")
+@click.option("--max-pending", type=int, default=10_000, show_default=True, help="Flush early past this many.")
+@click.option("--plugin", "idents", multiple=True, metavar="IDENT", help="Only these statistics (repeatable).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@db_option
+def replay(
+    paths: Sequence[str],
+    sample: bool,
+    strict: bool,
+    flush_interval: float,
+    max_pending: int,
+    idents: Sequence[str],
+    progress: bool | None,
+    db_url: str | None,
+) -> None:
+    """Count the messages of PATHS (JSON lines, datagrepper pages, .gz, - for stdin)."""
+    if not paths and not sample:
+        raise click.UsageError("give one or more PATHs, - for stdin, or --sample")
+    if flush_interval <= 0 or max_pending < 1:
+        raise click.ClickException("--flush-interval must be positive and --max-pending at least 1")
+    store, plugins = _open(db_url, idents or None)
+    with store:
+        pipeline = Pipeline(store, plugins, Settings(flush_interval=flush_interval, max_pending=max_pending))
+        with _sample_paths(sample) as extra:
+            for path in [*paths, *extra]:
+                _replay_one(pipeline, path, progress)
+        _guard(pipeline.close)
+    click.echo(f"replayed into {store.safe_url}: {pipeline.stats.summary()}")
+    if strict and pipeline.stats.rejected:
+        sys.exit(1)
+
+
+def _replay_one(pipeline: Pipeline, path: str, progress: bool | None) -> None:
+    if path != STDIN and not Path(path).exists():
+        raise click.ClickException(f"{path}: no such file")
+    total = None if path == STDIN else Path(path).stat().st_size
+    disable = None if progress is None else not progress
+    with tqdm(total=total, unit="B", unit_scale=True, desc=Path(path).name, disable=disable, leave=False) as bar:
+        try:
+            for item in read(path, progress=bar.update):
+                if isinstance(item, Rejected):
+                    pipeline.reject(item.reason)
+                    log.info("%s: rejected: %s", path, item)
+                else:
+                    _guard(lambda item=item: pipeline.add(item))
+        except SourceError as error:
+            _guard(pipeline.close)  # keep what was read before the damage
+            raise click.ClickException(str(error)) from None
+
+
+@contextmanager
+def _sample_paths(sample: bool) -> Iterator[list[str]]:
+    if not sample:
+        yield []
+        return
+    with as_file(files("statscache") / "sample" / "messages.jsonl.gz") as path:
+        yield [str(path)]
+
+
+@cli.command()
+@click.argument("ident")
+@click.option("--start", metavar="T", help="Epoch seconds or ISO-8601 (inclusive).")
+@click.option("--stop", metavar="T", help="Epoch seconds or ISO-8601 (inclusive).")
+@click.option("--format", "fmt", type=click.Choice(serialise.FORMATS), default="json", show_default=True)
+@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@db_option
+def show(ident: str, start: str | None, stop: str | None, fmt: str, order: str, db_url: str | None) -> None:
+    """Print every row of the statistic IDENT."""
+    plugin = _plugin_class(ident)
+    window = (_time(start, "--start"), _time(stop, "--stop"))
+    if None not in window and window[0] > window[1]:  # type: ignore[operator]
+        raise click.ClickException("--start is after --stop")
+    with _store(db_url) as store:
+        rows = _guard(lambda: store.rows(plugin, *window, descending=order == "desc"))
+    if fmt == "csv":
+        click.echo(serialise.to_csv(rows, plugin.model.columns), nl=False)
+    else:
+        click.echo(serialise.to_json(rows).decode())
+
+
+@cli.command("plugins")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_plugins(fmt: str) -> None:
+    """List the installed statistics."""
+    described = [cls.describe() for cls in _discover(None)]
+    if fmt == "json":
+        click.echo(serialise.to_json(described).decode())
+        return
+    for item in described:
+        click.echo(
+            f"{item['ident']:<38} {item['kind']:<8} resolution={_span(item['resolution'])} "
+            f"backlog={_span(item['backlog_delta'])}  {item['name']}: {item['summary']}"
+        )
+
+
+def _span(seconds: int | None) -> str:
+    return "-" if seconds is None else f"{seconds}s"
+
+
+def _time(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise click.ClickException(f"{option} {text!r} is neither epoch seconds nor ISO-8601") from None
+
+
+def _discover(idents: Sequence[str] | None) -> list[type[Plugin]]:
+    try:
+        return discover(idents)
+    except PluginError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _plugin_class(ident: str) -> type[Plugin]:
+    return _discover([ident])[0]
+
+
+def _store(db_url: str | None) -> Store:
+    try:
+        store = Store(resolve_url(db_url))
+        store.check()
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+    return store
+
+
+def _open(db_url: str | None, idents: Sequence[str] | None) -> tuple[Store, list[Plugin]]:
+    classes = _discover(idents)
+    store = _store(db_url)
+    _guard(lambda: store.prepare(classes))
+    return store, [cls() for cls in classes]
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run a database action; a database failure becomes one line and exit 1."""
+    try:
+        return action()
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database error: {str(getattr(error, 'orig', error)).splitlines()[0]}") from None
+
+
+def main() -> None:
+    """Entry point of the ``statscache`` command."""
+    cli(prog_name="statscache")

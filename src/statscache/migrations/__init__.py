@@ -1,0 +1,1 @@
+"""Alembic migrations of statscache's core tables."""

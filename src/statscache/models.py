@@ -1,0 +1,253 @@
+"""The shared base models plugins build on.
+
+Each model kind owns its table shape, its in-memory deltas, its merge rule (a
+commutative upsert, so message order, flush boundaries and worker count never
+change a result) and how its rows are serialised.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter as Tally
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    Insert,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+Row = dict[str, Any]
+CHUNK = 2000  # rows per executemany batch
+
+
+def dialect_insert(connection: Connection, table: Table) -> Any:
+    """``INSERT`` with the dialect's ``ON CONFLICT`` support."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
+
+
+class ModelKind(ABC):
+    """A table shape with a merge rule and a serialisation."""
+
+    kind: str
+
+    @property
+    @abstractmethod
+    def columns(self) -> list[str]:
+        """Names of the fields of a serialised row, in order."""
+
+    @abstractmethod
+    def table(self, name: str, metadata: MetaData) -> Table:
+        """Declare this kind's table under ``name``."""
+
+    @abstractmethod
+    def new_deltas(self) -> Any:
+        """An empty in-memory accumulator."""
+
+    @abstractmethod
+    def merge(self, connection: Connection, table: Table, deltas: Any) -> None:
+        """Upsert ``deltas`` into ``table`` (commutative, idempotent per delta)."""
+
+    @abstractmethod
+    def rows(
+        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
+    ) -> list[Row]:
+        """Serialised rows with ``start <= timestamp <= stop``, ordered by time."""
+
+
+@dataclass(frozen=True)
+class Counter(ModelKind):
+    """``(bucket, [key]) -> count``: volumes, optionally per key."""
+
+    key: str | None = None
+    value: str = "volume"
+    kind: str = "counter"
+
+    @property
+    def columns(self) -> list[str]:
+        return ["timestamp", *([self.key] if self.key else []), self.value]
+
+    def table(self, name: str, metadata: MetaData) -> Table:
+        keys = [Column("key", String(255), primary_key=True)] if self.key else []
+        return Table(
+            name,
+            metadata,
+            Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+            *keys,
+            Column("count", BigInteger, nullable=False),
+        )
+
+    def new_deltas(self) -> Tally[Any]:
+        return Tally()
+
+    def merge(self, connection: Connection, table: Table, deltas: Tally[Any]) -> None:
+        if not deltas:
+            return
+        if self.key:
+            params = [{"bucket": b, "key": k, "count": n} for (b, k), n in deltas.items()]
+        else:
+            params = [{"bucket": b, "count": n} for b, n in deltas.items()]
+        insert: Insert = dialect_insert(connection, table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key],
+            set_={"count": table.c["count"] + insert.excluded["count"]},
+        )
+        for batch in chunks(params):
+            connection.execute(upsert, list(batch))
+
+    def rows(
+        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
+    ) -> list[Row]:
+        order = [table.c.bucket.desc() if descending else table.c.bucket]
+        if self.key:
+            order.append(table.c.key)
+        query = _window(select(table), table.c.bucket, start, stop).order_by(*order)
+        names = self.columns
+        return [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class Distinct(ModelKind):
+    """``(bucket, member)`` sets, served as the number of distinct members per bucket."""
+
+    value: str = "users"
+    kind: str = "distinct"
+
+    @property
+    def columns(self) -> list[str]:
+        return ["timestamp", self.value]
+
+    def table(self, name: str, metadata: MetaData) -> Table:
+        return Table(
+            name,
+            metadata,
+            Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+            Column("member", String(255), primary_key=True),
+        )
+
+    def new_deltas(self) -> set[tuple[int, str]]:
+        return set()
+
+    def merge(self, connection: Connection, table: Table, deltas: set[tuple[int, str]]) -> None:
+        if not deltas:
+            return
+        insert = dialect_insert(connection, table).on_conflict_do_nothing()
+        for batch in chunks(sorted(deltas)):
+            connection.execute(insert, [{"bucket": b, "member": m} for b, m in batch])
+
+    def rows(
+        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
+    ) -> list[Row]:
+        bucket = table.c.bucket
+        query = _window(select(bucket, func.count()), bucket, start, stop).group_by(bucket)
+        query = query.order_by(bucket.desc() if descending else bucket)
+        return [{"timestamp": b, self.value: n} for b, n in connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class Latest(ModelKind):
+    """``(category, constraint) -> (timestamp, message)``: the newest event wins."""
+
+    kind: str = "latest"
+
+    @property
+    def columns(self) -> list[str]:
+        return ["timestamp", "category", "category_constraint", "message"]
+
+    def table(self, name: str, metadata: MetaData) -> Table:
+        return Table(
+            name,
+            metadata,
+            Column("category", String(255), primary_key=True),
+            Column("category_constraint", String(255), primary_key=True),
+            Column("timestamp", Float, nullable=False),
+            Column("msg_id", String(255), nullable=False),
+            Column("message", Text, nullable=False),
+        )
+
+    def new_deltas(self) -> dict[tuple[str, str], tuple[float, str, Any]]:
+        return {}
+
+    def merge(
+        self, connection: Connection, table: Table, deltas: dict[tuple[str, str], tuple[float, str, Any]]
+    ) -> None:
+        if not deltas:
+            return
+        params = [
+            {
+                "category": category,
+                "category_constraint": constraint,
+                "timestamp": epoch,
+                "msg_id": msg_id,
+                "message": orjson.dumps(payload).decode(),
+            }
+            for (category, constraint), (epoch, msg_id, payload) in deltas.items()
+        ]
+        insert = dialect_insert(connection, table)
+        new = insert.excluded
+        newer = or_(
+            new.timestamp > table.c.timestamp,
+            and_(new.timestamp == table.c.timestamp, new.msg_id > table.c.msg_id),
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["category", "category_constraint"],
+            set_={"timestamp": new.timestamp, "msg_id": new.msg_id, "message": new.message},
+            where=newer,
+        )
+        for batch in chunks(params):
+            connection.execute(upsert, list(batch))
+
+    @staticmethod
+    def offer(
+        deltas: dict[tuple[str, str], tuple[float, str, Any]],
+        key: tuple[str, str],
+        epoch: float,
+        msg_id: str,
+        payload: Any,
+    ) -> None:
+        """Keep ``payload`` for ``key`` if it is newer than what is pending (same rule as merge)."""
+        held = deltas.get(key)
+        if held is None or (epoch, msg_id) > (held[0], held[1]):
+            deltas[key] = (epoch, msg_id, payload)
+
+    def rows(
+        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
+    ) -> list[Row]:
+        c = table.c
+        when = c.timestamp.desc() if descending else c.timestamp
+        query = _window(select(c.timestamp, c.category, c.category_constraint, c.message), c.timestamp, start, stop)
+        query = query.order_by(when, c.category, c.category_constraint)
+        return [
+            {"timestamp": t, "category": cat, "category_constraint": con, "message": orjson.loads(msg)}
+            for t, cat, con, msg in connection.execute(query)
+        ]
+
+
+def _window(query: Any, column: Any, start: float | None, stop: float | None) -> Any:
+    if start is not None:
+        query = query.where(column >= start)
+    if stop is not None:
+        query = query.where(column <= stop)
+    return query
+

@@ -1,0 +1,122 @@
+"""The pipeline: buffer normalised messages and flush them into the store.
+
+Messages wait in memory until a flush: every ``flush_interval`` seconds, as
+soon as ``max_pending`` messages wait (so memory stays bounded on any input),
+and at close. A flush is one transaction; only after it commits are the
+messages handed to ``on_commit`` (where a source acknowledges them).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from statscache.message import Message
+from statscache.plugin import Plugin
+from statscache.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stats:
+    """Running totals of what the pipeline saw."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    flushes: int = 0
+
+    def summary(self) -> str:
+        """One line: accepted, duplicates, rejected per reason."""
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items())) or "none"
+        return f"accepted {self.accepted}, duplicates {self.duplicates}, rejected {self.rejected.total()} ({reasons})"
+
+
+@dataclass
+class Settings:
+    """How often and how much to flush."""
+
+    flush_interval: float = 1.0
+    max_pending: int = 10_000
+    seen_retention: float | None = 30 * 86400.0
+    prune_every: float = 3600.0
+
+
+class Pipeline:
+    """Hands messages to plugins through the store, one flush at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        plugins: Sequence[Plugin],
+        settings: Settings | None = None,
+        on_commit: Callable[[list[Message]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.plugins = list(plugins)
+        self.settings = settings or Settings()
+        self.on_commit = on_commit
+        self.stats = Stats()
+        self._pending: dict[str, Message] = {}
+        self._last_flush = time.monotonic()
+        self._last_prune = time.monotonic()
+
+    @property
+    def pending(self) -> int:
+        """How many messages wait for the next flush."""
+        return len(self._pending)
+
+    def add(self, message: Message) -> None:
+        """Queue a message; flush when one is due."""
+        if message.id in self._pending:
+            self.stats.duplicates += 1
+        else:
+            self._pending[message.id] = message
+        self.maybe_flush()
+
+    def reject(self, reason: str) -> None:
+        """Count input that could not become a message."""
+        self.stats.rejected[reason] += 1
+
+    def maybe_flush(self) -> None:
+        """Flush if enough messages wait or the interval has passed."""
+        now = time.monotonic()
+        if self.pending >= self.settings.max_pending or now - self._last_flush >= self.settings.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending message in one transaction, then report them committed."""
+        batch = list(self._pending.values())
+        self._last_flush = time.monotonic()
+        if batch:
+            started = time.perf_counter()
+            result = self.store.flush(batch, self.plugins)
+            self._pending.clear()
+            self.stats.accepted += result.accepted
+            self.stats.duplicates += result.duplicates
+            self.stats.flushes += 1
+            log.debug(
+                "flushed %d messages (%d new, %d duplicates) in %.3fs",
+                len(batch),
+                result.accepted,
+                result.duplicates,
+                time.perf_counter() - started,
+            )
+            if self.on_commit is not None:
+                self.on_commit(batch)
+        self._maybe_prune()
+
+    def _maybe_prune(self) -> None:
+        retention = self.settings.seen_retention
+        if retention is None or time.monotonic() - self._last_prune < self.settings.prune_every:
+            return
+        self._last_prune = time.monotonic()
+        self.store.prune(retention)
+
+    def close(self) -> None:
+        """Flush what is left."""
+        self.flush()

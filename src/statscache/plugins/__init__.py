@@ -1,0 +1,1 @@
+"""The built-in statistics, registered through the ``statscache.plugin`` entry-point group."""

@@ -1,0 +1,1 @@
+"""Where messages come from: each source yields messages (or rejections)."""
