@@ -17,20 +17,20 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, MetaData, Table, case, create_engine, event, func, or_, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from statscache import schema
+from statscache import ledger, schema
 from statscache.message import Message
-from statscache.models import Row, chunks, dialect_insert
+from statscache.models import Row
 from statscache.plugin import Plugin
 
 log = logging.getLogger(__name__)
@@ -51,19 +51,10 @@ def resolve_url(flag: str | None) -> str:
 
 @dataclass
 class FlushResult:
-    """What one flush did."""
+    """What one flush did: messages new to at least one plugin, and the rest."""
 
     accepted: int = 0
     duplicates: int = 0
-    counted: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _Slot:
-    plugin: Plugin
-    word: int
-    bit: int
-    closed_before: float
 
 
 class Store:
@@ -135,57 +126,39 @@ class Store:
 
     def flush(self, messages: Sequence[Message], plugins: Sequence[Plugin]) -> FlushResult:
         """Count ``messages`` into ``plugins`` (each message once per plugin) in one transaction."""
-        result = FlushResult()
         if not messages:
-            return result
+            return FlushResult()
         try:
             with self.engine.begin() as connection:
                 _lock(connection)
-                slots = self._slots(connection, plugins)
-                seen = _seen_masks(connection, [m.id for m in messages], {s.word for s in slots})
-                marks = _feed(messages, slots, seen, result)
-                for slot in slots:
-                    slot.plugin.model.merge(connection, self.table(type(slot.plugin)), slot.plugin.take_deltas())
-                _mark(connection, marks, seen)
-                _advance(connection, messages, slots, marks)
+                try:
+                    places = ledger.slots(connection, plugins)
+                except LookupError as error:
+                    raise StoreError(f"{error}; prepare() the store first") from None
+                masks = ledger.read_masks(connection, [m.id for m in messages], {p.word for p in places})
+                accepted, marks = ledger.route(messages, places, masks)
+                for place in places:
+                    place.plugin.process_many(place.batch)
+                    place.plugin.model.merge(connection, self.table(type(place.plugin)), place.plugin.take_deltas())
+                ledger.write_marks(connection, marks, {m.id: m.epoch for m in messages})
+                ledger.widen_spans(connection, places)
         except BaseException:
             for plugin in plugins:
                 plugin.take_deltas()  # the batch will be fed again when retried
             raise
-        return result
-
-    def _slots(self, connection: Connection, plugins: Sequence[Plugin]) -> list[_Slot]:
-        table = schema.plugins
-        state = {
-            ident: (slot, closed)
-            for ident, slot, closed in connection.execute(select(table.c.ident, table.c.slot, table.c.closed_before))
-        }
-        slots = []
-        for plugin in plugins:
-            if plugin.ident not in state:
-                raise StoreError(f"plugin {plugin.ident} is not registered; call prepare() first")
-            slot, closed = state[plugin.ident]
-            slots.append(_Slot(plugin, slot // schema.BITS, 1 << (slot % schema.BITS), closed or float("-inf")))
-        return slots
+        return FlushResult(accepted=accepted, duplicates=len(messages) - accepted)
 
     def prune(self, keep_seconds: float) -> float | None:
-        """Forget ids of messages older than the newest counted message minus ``keep_seconds``.
+        """Forget ids of messages older than the newest counted one minus ``keep_seconds``.
 
         Returns the horizon used, or None when nothing is recorded.
         """
-        seen, table = schema.seen_messages, schema.plugins
         with self.engine.begin() as connection:
             _lock(connection)
-            newest = connection.execute(select(func.max(seen.c.epoch))).scalar()
-            if newest is None:
-                return None
-            horizon = float(newest) - keep_seconds
-            forgotten = connection.execute(seen.delete().where(seen.c.epoch < horizon)).rowcount
-            for ident, oldest, closed in connection.execute(
-                select(table.c.ident, table.c.oldest, table.c.closed_before)
-            ).all():
-                if oldest is not None and oldest < horizon and (closed is None or closed < horizon):
-                    connection.execute(update(table).where(table.c.ident == ident).values(closed_before=horizon))
+            pruned = ledger.prune(connection, keep_seconds)
+        if pruned is None:
+            return None
+        horizon, forgotten = pruned
         log.info("forgot %d counted message ids older than %.0f", forgotten, horizon)
         return horizon
 
@@ -243,80 +216,6 @@ def _lock(connection: Connection) -> None:
     """Serialise flushes: the first write of the transaction locks the single lock row."""
     lock = schema.flush_lock
     connection.execute(update(lock).where(lock.c.id == 1).values(flushes=lock.c.flushes + 1))
-
-
-def _seen_masks(connection: Connection, ids: list[str], words: set[int]) -> dict[tuple[str, int], int]:
-    seen = schema.seen_messages
-    found: dict[tuple[str, int], int] = {}
-    for batch in chunks(sorted(set(ids)), 500):
-        query = select(seen.c.msg_id, seen.c.word, seen.c.mask).where(
-            seen.c.msg_id.in_(batch), seen.c.word.in_(sorted(words))
-        )
-        for msg_id, word, mask in connection.execute(query):
-            found[msg_id, word] = mask
-    return found
-
-
-def _feed(
-    messages: Sequence[Message], slots: list[_Slot], seen: dict[tuple[str, int], int], result: FlushResult
-) -> dict[tuple[str, int], tuple[int, float]]:
-    """Feed each message to the plugins that have not counted it; return the bits newly set."""
-    marks: dict[tuple[str, int], tuple[int, float]] = {}
-    for message in messages:
-        fed = False
-        for slot in slots:
-            key = (message.id, slot.word)
-            new = marks.get(key, (0, 0.0))[0]
-            if (seen.get(key, 0) | new) & slot.bit or message.epoch < slot.closed_before:
-                continue
-            slot.plugin.process(message)
-            marks[key] = (new | slot.bit, message.epoch)
-            fed = True
-        if fed:
-            result.accepted += 1
-        else:
-            result.duplicates += 1
-    return marks
-
-
-def _mark(
-    connection: Connection, marks: dict[tuple[str, int], tuple[int, float]], seen: dict[tuple[str, int], int]
-) -> None:
-    table = schema.seen_messages
-    insert = dialect_insert(connection, table)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["msg_id", "word"], set_={"mask": table.c.mask.op("|")(insert.excluded.mask)}
-    )
-    params = [
-        {"msg_id": msg_id, "word": word, "mask": mask | seen.get((msg_id, word), 0), "epoch": epoch}
-        for (msg_id, word), (mask, epoch) in marks.items()
-    ]
-    for batch in chunks(params):
-        connection.execute(upsert, list(batch))
-
-
-def _advance(
-    connection: Connection,
-    messages: Sequence[Message],
-    slots: list[_Slot],
-    marks: dict[tuple[str, int], tuple[int, float]],
-) -> None:
-    """Widen each plugin's [oldest, newest] span of counted message times."""
-    table = schema.plugins
-    for slot in slots:
-        epochs = [m.epoch for m in messages if marks.get((m.id, slot.word), (0, 0.0))[0] & slot.bit]
-        if not epochs:
-            continue
-        low, high = min(epochs), max(epochs)
-        oldest, newest = table.c.oldest, table.c.newest
-        connection.execute(
-            update(table)
-            .where(table.c.ident == slot.plugin.ident)
-            .values(
-                oldest=case((or_(oldest.is_(None), oldest > low), low), else_=oldest),
-                newest=case((or_(newest.is_(None), newest < high), high), else_=newest),
-            )
-        )
 
 
 def _first_line(error: BaseException) -> str:
