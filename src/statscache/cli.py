@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,10 @@ db_option = click.option(
 @click.version_option(package_name="statscache")
 def cli(verbose: int) -> None:
     """statscache: statistics from Fedora's message bus, ready to serve."""
+    # Messages are acyclic JSON trees that reference counting frees; the default
+    # gen-0 threshold (700) made the collector rescan every pending batch and
+    # cost about a sixth of replay time. Cycles are still collected, less often.
+    gc.set_threshold(50_000, 20, 20)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -32,6 +32,13 @@ class Slot:
     bit: int
     closed_before: float
     batch: list[Message] = field(default_factory=list)
+    low: float = float("inf")  # span of the batch's message times
+    high: float = float("-inf")
+
+    def take(self, message: Message) -> None:
+        """Route one more message to this plugin."""
+        self.batch.append(message)
+        self.low, self.high = min(self.low, message.epoch), max(self.high, message.epoch)
 
 
 def slots(connection: Connection, plugins: Sequence[Plugin]) -> list[Slot]:
@@ -81,8 +88,10 @@ def route(messages: Sequence[Message], places: list[Slot], masks: Masks) -> tupl
         handled.add(message.id)
         (fresh if message.id not in recorded and message.epoch >= floor else rest).append(message)
     marks: Masks = {(m.id, word): mask for m in fresh for word, mask in full.items()}
+    low = min((m.epoch for m in fresh), default=float("inf"))
+    high = max((m.epoch for m in fresh), default=float("-inf"))
     for place in places:
-        place.batch = list(fresh)
+        place.batch, place.low, place.high = list(fresh), low, high
     accepted = len(fresh) + sum(_route_one(message, places, masks, marks) for message in rest)
     return accepted, marks
 
@@ -94,7 +103,7 @@ def _route_one(message: Message, places: list[Slot], masks: Masks, marks: Masks)
         held = marks.get(key, masks.get(key, 0))
         if held & place.bit or message.epoch < place.closed_before:
             continue
-        place.batch.append(message)
+        place.take(message)
         marks[key] = held | place.bit
         fed = 1
     return fed
@@ -107,11 +116,8 @@ def write_marks(connection: Connection, marks: Masks, epochs: dict[str, float]) 
     upsert = insert.on_conflict_do_update(
         index_elements=["msg_id", "word"], set_={"mask": table.c.mask.op("|")(insert.excluded.mask)}
     )
-    rows = [
-        {"msg_id": msg_id, "word": word, "mask": mask, "epoch": epochs[msg_id]}
-        for (msg_id, word), mask in marks.items()
-    ]
-    executemany(connection, upsert, rows)
+    rows = [(msg_id, word, mask, epochs[msg_id]) for (msg_id, word), mask in marks.items()]
+    executemany(connection, upsert, ["msg_id", "word", "mask", "epoch"], rows)
 
 
 def widen_spans(connection: Connection, places: list[Slot]) -> None:
@@ -121,8 +127,7 @@ def widen_spans(connection: Connection, places: list[Slot]) -> None:
     for place in places:
         if not place.batch:
             continue
-        low = min(m.epoch for m in place.batch)
-        high = max(m.epoch for m in place.batch)
+        low, high = place.low, place.high
         connection.execute(
             update(table)
             .where(table.c.ident == place.plugin.ident)

@@ -14,9 +14,7 @@ stable reason code, so callers can count rejections per reason.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 import orjson
@@ -43,48 +41,81 @@ class Rejected(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, eq=False)
 class Message:
-    """One immutable, normalised bus message (timestamps are UTC)."""
+    """One immutable, normalised bus message (timestamps are UTC).
 
+    ``usernames`` and ``packages`` are given by the input (datagrepper rows
+    carry them) or derived on first use; ``category`` is derived at once.
+    """
+
+    __slots__ = ("id", "topic", "epoch", "body", "headers", "category", "_usernames", "_packages")
     id: str
     topic: str
     epoch: float
     body: dict[str, Any]
-    headers: dict[str, Any] = field(default_factory=dict)
-    given_usernames: frozenset[str] | None = None
-    given_packages: frozenset[str] | None = None
+    headers: dict[str, Any]
+    category: str
 
-    @cached_property
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the field is called id everywhere on the bus
+        topic: str,
+        epoch: float,
+        body: dict[str, Any],
+        headers: dict[str, Any] | None = None,
+        usernames: frozenset[str] | None = None,
+        packages: frozenset[str] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "id", id)
+        init(self, "topic", topic)
+        init(self, "epoch", epoch)
+        init(self, "body", body)
+        init(self, "headers", headers if headers is not None else {})
+        init(self, "category", category_of(topic))
+        init(self, "_usernames", usernames)
+        init(self, "_packages", packages)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Message is immutable: cannot set {name}")
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, topic={self.topic!r}, timestamp={self.timestamp.isoformat()})"
+
+    @property
     def timestamp(self) -> datetime:
         """When the message was sent, timezone-aware UTC."""
         return datetime.fromtimestamp(self.epoch, tz=UTC)
 
-    @cached_property
-    def category(self) -> str:
-        """The application, as datanommer computes it (``topic.split('.')[3]``)."""
-        parts = self.topic.split(".")
-        return parts[3] if len(parts) > 3 else UNCLASSIFIED
-
-    @cached_property
+    @property
     def usernames(self) -> frozenset[str]:
         """Fedora accounts involved: given, else from the schema, else guessed."""
-        if self.given_usernames is not None:
-            return self.given_usernames
-        return people.usernames(self)
+        found = self._usernames
+        if found is None:
+            found = people.usernames(self)
+            object.__setattr__(self, "_usernames", found)
+        return found
 
-    @cached_property
+    @property
     def packages(self) -> frozenset[str]:
         """Packages involved: given, else from the schema, else guessed."""
-        if self.given_packages is not None:
-            return self.given_packages
-        return people.packages(self)
+        found = self._packages
+        if found is None:
+            found = people.packages(self)
+            object.__setattr__(self, "_packages", found)
+        return found
 
     def as_dict(self) -> dict[str, Any]:
         """The fedora-messaging serialised shape (used for payloads and replays)."""
         headers = dict(self.headers)
         headers.setdefault("sent-at", self.timestamp.isoformat())
         return {"id": self.id, "topic": self.topic, "headers": headers, "body": self.body}
+
+
+def category_of(topic: str) -> str:
+    """The application, as datanommer computes it (``topic.split('.')[3]``)."""
+    parts = topic.split(".", 4)
+    return parts[3] if len(parts) > 3 else UNCLASSIFIED
 
 
 def parse_line(line: bytes | str) -> Message:
@@ -113,8 +144,8 @@ def from_dict(data: Any) -> Message:
         epoch=epoch,
         body=body,
         headers=headers,
-        given_usernames=_names(data.get("users")),
-        given_packages=_names(data.get("packages")),
+        usernames=_names(data.get("users")),
+        packages=_names(data.get("packages")),
     )
 
 

@@ -47,20 +47,26 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[begin : begin + size]
 
 
-def executemany(connection: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Run ``statement`` once per row through the driver's own executemany.
+def executemany(connection: Connection, statement: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``statement`` once per row (tuples in ``columns`` order) through the driver's executemany.
 
-    The statement is compiled once; rows go to the driver as plain tuples or
-    dicts, skipping SQLAlchemy's per-row parameter processing (the flush's
-    hottest loop). Only for statements whose parameters need no conversion.
+    The statement is compiled once and the rows reach the driver as they are,
+    skipping SQLAlchemy's per-row parameter processing (the flush's hottest
+    loop). Only for statements whose parameters need no type conversion.
     """
     if not rows:
         return
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
     sql = str(compiled)
     order = compiled.positiontup
     for batch in chunks(rows):
-        params = [tuple(row[name] for name in order) for row in batch] if order else list(batch)
+        if order is None:  # a named paramstyle (psycopg)
+            params: list[Any] = [dict(zip(columns, row, strict=True)) for row in batch]
+        elif list(order) == list(columns):
+            params = list(batch)
+        else:
+            index = [columns.index(name) for name in order]
+            params = [tuple(row[i] for i in index) for row in batch]
         connection.exec_driver_sql(sql, params)
 
 
@@ -113,6 +119,7 @@ class Counter(ModelKind):
             Column("bucket", BigInteger, primary_key=True, autoincrement=False),
             *keys,
             Column("count", BigInteger, nullable=False),
+            sqlite_with_rowid=False,
         )
 
     def new_deltas(self) -> Tally[Any]:
@@ -122,15 +129,17 @@ class Counter(ModelKind):
         if not deltas:
             return
         if self.key:
-            params = [{"bucket": b, "key": k, "count": n} for (b, k), n in deltas.items()]
+            columns = ["bucket", "key", "count"]
+            params = [(b, k[:255], n) for (b, k), n in deltas.items()]
         else:
-            params = [{"bucket": b, "count": n} for b, n in deltas.items()]
+            columns = ["bucket", "count"]
+            params = [(b, n) for b, n in deltas.items()]
         insert: Insert = dialect_insert(connection, table)
         upsert = insert.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key],
             set_={"count": table.c["count"] + insert.excluded["count"]},
         )
-        executemany(connection, upsert, params)
+        executemany(connection, upsert, columns, params)
 
     def rows(
         self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
@@ -160,6 +169,7 @@ class Distinct(ModelKind):
             metadata,
             Column("bucket", BigInteger, primary_key=True, autoincrement=False),
             Column("member", String(255), primary_key=True),
+            sqlite_with_rowid=False,
         )
 
     def new_deltas(self) -> set[tuple[int, str]]:
@@ -169,7 +179,7 @@ class Distinct(ModelKind):
         if not deltas:
             return
         insert = dialect_insert(connection, table).on_conflict_do_nothing()
-        executemany(connection, insert, [{"bucket": b, "member": m} for b, m in sorted(deltas)])
+        executemany(connection, insert, ["bucket", "member"], sorted(deltas))
 
     def rows(
         self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
@@ -199,6 +209,7 @@ class Latest(ModelKind):
             Column("timestamp", Float, nullable=False),
             Column("msg_id", String(255), nullable=False),
             Column("message", Text, nullable=False),
+            sqlite_with_rowid=False,
         )
 
     def new_deltas(self) -> dict[tuple[str, str], tuple[float, str, Any]]:
@@ -209,14 +220,9 @@ class Latest(ModelKind):
     ) -> None:
         if not deltas:
             return
+        columns = ["category", "category_constraint", "timestamp", "msg_id", "message"]
         params = [
-            {
-                "category": category,
-                "category_constraint": constraint,
-                "timestamp": epoch,
-                "msg_id": msg_id,
-                "message": orjson.dumps(payload).decode(),
-            }
+            (category, constraint, epoch, msg_id, orjson.dumps(payload).decode())
             for (category, constraint), (epoch, msg_id, payload) in deltas.items()
         ]
         insert = dialect_insert(connection, table)
@@ -230,7 +236,7 @@ class Latest(ModelKind):
             set_={"timestamp": new.timestamp, "msg_id": new.msg_id, "message": new.message},
             where=newer,
         )
-        executemany(connection, upsert, params)
+        executemany(connection, upsert, columns, params)
 
     @staticmethod
     def offer(

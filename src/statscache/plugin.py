@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from importlib.metadata import entry_points
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from statscache.buckets import bucket_start
@@ -79,10 +80,18 @@ class Plugin:
 
 
 class CounterPlugin(Plugin):
-    """Counts messages per bucket, optionally per key (see :meth:`keys`)."""
+    """Counts messages per bucket, optionally per key.
+
+    A keyed counter names where its keys come from: ``key_of``, a Message
+    attribute holding one key (``"category"``); ``keys_of``, one holding a set
+    (``"usernames"``); or an override of :meth:`keys` for anything else.
+    A keyless counter counts every message, or those :meth:`counts` accepts.
+    """
 
     model: ClassVar[Counter]
     bucket_offset: ClassVar[int] = 0
+    key_of: ClassVar[str | None] = None
+    keys_of: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,16 +102,17 @@ class CounterPlugin(Plugin):
 
     def process_many(self, messages: Sequence[Message]) -> None:
         seconds, offset, deltas = self._seconds, self.bucket_offset, self.deltas
-        if self.model.key is not None:
-            for message in messages:
-                bucket = int((message.epoch - offset) // seconds) * seconds + offset
-                for key in self.keys(message):
-                    deltas[bucket, key[:255]] += 1
-        elif type(self).counts is CounterPlugin.counts:  # counts everything: the hot, simple case
-            deltas.update(int((m.epoch - offset) // seconds) * seconds + offset for m in messages)
+        buckets = [int((m.epoch - offset) // seconds) * seconds + offset for m in messages]
+        if self.model.key is None:
+            if type(self).counts is CounterPlugin.counts:
+                deltas.update(buckets)
+            else:
+                deltas.update(b for b, m in zip(buckets, messages, strict=True) if self.counts(m))
+        elif self.key_of is not None:
+            deltas.update(zip(buckets, map(attrgetter(self.key_of), messages), strict=True))
         else:
-            counts = self.counts
-            deltas.update(int((m.epoch - offset) // seconds) * seconds + offset for m in messages if counts(m))
+            keys = attrgetter(self.keys_of) if self.keys_of is not None else self.keys
+            deltas.update((b, k) for b, m in zip(buckets, messages, strict=True) for k in keys(m))
 
     def counts(self, message: Message) -> bool:
         """Whether a keyless counter counts this message (all, by default)."""

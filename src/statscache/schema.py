@@ -26,6 +26,7 @@ seen_messages = Table(
     Column("word", Integer, primary_key=True, autoincrement=False),
     Column("mask", BigInteger, nullable=False),
     Column("epoch", Float, nullable=False, index=True),
+    sqlite_with_rowid=False,
 )
 
 # A single row every flush updates first: it serialises flushes across workers.

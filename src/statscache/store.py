@@ -209,6 +209,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the web app) never block the daemon
     cursor.execute("PRAGMA synchronous=FULL")  # a committed flush survives power loss
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: upserts touch many pages
     cursor.close()
 
 

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from statscache.buckets import label
-from statscache.message import Message
 from statscache.models import Counter
 from statscache.plugin import CounterPlugin
 
@@ -21,36 +20,28 @@ class VolumeByCategory(CounterPlugin):
     """Messages per bucket and application (``bodhi``, ``buildsys``, ``git``…)."""
 
     model = Counter(key="category")
-
-    def keys(self, message: Message) -> Iterable[str]:
-        return (message.category,)
+    key_of = "category"
 
 
 class VolumeByTopic(CounterPlugin):
     """Messages per bucket and full topic."""
 
     model = Counter(key="topic")
-
-    def keys(self, message: Message) -> Iterable[str]:
-        return (message.topic,)
+    key_of = "topic"
 
 
 class VolumeByUser(CounterPlugin):
     """Messages per bucket and Fedora account involved (a message counts once per user)."""
 
     model = Counter(key="user")
-
-    def keys(self, message: Message) -> Iterable[str]:
-        return message.usernames
+    keys_of = "usernames"
 
 
 class VolumeByPackage(CounterPlugin):
     """Messages per bucket and package involved (a message counts once per package)."""
 
     model = Counter(key="package")
-
-    def keys(self, message: Message) -> Iterable[str]:
-        return message.packages
+    keys_of = "packages"
 
 
 def _family(base: type[CounterPlugin], prefix: str, title: str, seconds: Iterable[int]) -> list[type[CounterPlugin]]:

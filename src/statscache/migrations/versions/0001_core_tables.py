@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("word", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("mask", sa.BigInteger, nullable=False),
         sa.Column("epoch", sa.Float, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_statscache_seen_messages_epoch", "statscache_seen_messages", ["epoch"])
     op.create_table(
