@@ -9,14 +9,15 @@ demo: $(VENV)/.installed  ## set up, replay the bundled sample into statscache.d
 	$(BIN)/statscache replay --sample
 	$(BIN)/statscache show volume-by-category-1d --format csv | tail -n 5
 
-test: $(VENV)/.installed  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+test: lint  ## lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed  ## the replay benchmark (see bench/README.md)
 	$(BIN)/python bench/replay.py
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 $(VENV)/.installed: pyproject.toml

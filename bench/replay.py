@@ -44,7 +44,7 @@ def replay(path: Path, url: str) -> tuple[int, float]:
     store = Store(url)
     store.prepare(classes)
     pipeline = Pipeline(store, [cls() for cls in classes], Settings(flush_interval=1.0, max_pending=10_000))
-    started, cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     for item in read(str(path)):
         if isinstance(item, Rejected):
             pipeline.reject(item.reason)
@@ -52,7 +52,6 @@ def replay(path: Path, url: str) -> tuple[int, float]:
             pipeline.add(item)
     pipeline.close()
     elapsed = time.perf_counter() - started
-    print(f"(replay cpu {time.process_time() - cpu:.2f} s of {elapsed:.2f} s wall)")
     store.close()
     return pipeline.stats.accepted, elapsed
 
@@ -62,19 +61,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternate bare/replay rounds; best of each is kept")
     args = parser.parse_args()
+    bare, replays = [], []
     with tempfile.TemporaryDirectory() as scratch:
         path = workload.write(Path(scratch) / "workload.jsonl", args.count, args.days)
         size = path.stat().st_size / 1e6
-        bare_count, bare_seconds = bare_loop(path)
-        accepted, replay_seconds = replay(path, f"sqlite:///{scratch}/bench.db")
+        for round_ in range(args.rounds):
+            bare.append(bare_loop(path))
+            replays.append(replay(path, f"sqlite:///{scratch}/bench-{round_}.db"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    bare_count, bare_seconds = min(bare, key=lambda r: r[1])
+    accepted, replay_seconds = min(replays, key=lambda r: r[1])
     bare_rate, replay_rate = bare_count / bare_seconds, accepted / replay_seconds
     print(f"workload     {args.count} messages over {args.days:g} days, {size:.0f} MB of JSON lines")
-    print(f"bare loop    {bare_rate:12,.0f} msg/s  ({bare_seconds:.2f} s)")
-    print(f"replay       {replay_rate:12,.0f} msg/s  ({replay_seconds:.2f} s, {accepted} accepted, {len(discover())} plugins)")
+    print(f"bare loop    {bare_rate:12,.0f} msg/s  (best of {args.rounds}: {bare_seconds:.2f} s)")
+    print(
+        f"replay       {replay_rate:12,.0f} msg/s  (best of {args.rounds}: {replay_seconds:.2f} s, {len(discover())} plugins)"
+    )
     print(f"ratio        {replay_rate / bare_rate:12.3f}  (goal >= 0.10)")
-    print(f"peak memory  {peak_mb:12.0f} MB    (goal < 300 MB)")
+    print(f"peak memory  {peak_mb:12.0f} MB    (goal < 300 MB; the whole process, all rounds)")
 
 
 if __name__ == "__main__":

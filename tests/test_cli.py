@@ -78,7 +78,9 @@ def test_gzip_stdin_and_datagrepper_page_give_the_same_counts(tmp_path: Path, co
     gz = tmp_path / "fedmsg.jsonl.gz"
     gz.write_bytes(gzip.compress(lines))
     page = tmp_path / "page.json"
-    page.write_text(json.dumps({"raw_messages": [json.loads(l) for l in lines.splitlines()], "pages": 1}, indent=2))
+    page.write_text(
+        json.dumps({"raw_messages": [json.loads(line) for line in lines.splitlines()], "pages": 1}, indent=2)
+    )
     for name, args, stdin in (
         ("gz", [str(gz)], None),
         ("page", [str(page)], None),
@@ -103,7 +105,9 @@ def test_show_csv_and_window(sqlite_url: str, corpus: Path) -> None:
     windowed = show_json(sqlite_url, "volume-by-category-1d", "--start", str(middle), "--stop", str(middle))
     assert windowed == [r for r in rows if r["timestamp"] == middle]
     assert show_json(sqlite_url, "volume-1d", "--stop", iso) == [
-        r for r in show_json(sqlite_url, "volume-1d") if r["timestamp"] <= 1344384000  # type: ignore[operator]
+        r
+        for r in show_json(sqlite_url, "volume-1d")
+        if r["timestamp"] <= 1344384000  # type: ignore[operator]
     ]
     releng = run("show", "release-engineering-event-logs", "--db", sqlite_url, "--format", "csv")
     assert releng.output.splitlines()[0] == "timestamp,category,category_constraint,message"
@@ -147,13 +151,21 @@ def test_real_process_replays_the_bundled_sample(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "STATSCACHE_DB_URL"}
     done = subprocess.run(
         [sys.executable, "-m", "statscache", "replay", "--sample"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "accepted" in done.stdout and (tmp_path / "statscache.db").exists()
     shown = subprocess.run(
         [sys.executable, "-m", "statscache", "show", "volume-1d"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert sum(row["volume"] for row in json.loads(shown.stdout)) > 500
 

@@ -119,8 +119,13 @@ def test_schema_gives_usernames_when_installed() -> None:
             "user": {"name": "dave"},
             "text": "LGTM",
             "karma": 1,
-            "update": {"alias": "FEDORA-2024-1", "title": "pkg-1.0-1.fc40", "user": {"name": "erin"},
-                       "release": {"name": "F40"}, "builds": [{"nvr": "pkg-1.0-1.fc40"}]},
+            "update": {
+                "alias": "FEDORA-2024-1",
+                "title": "pkg-1.0-1.fc40",
+                "user": {"name": "erin"},
+                "release": {"name": "F40"},
+                "builds": [{"nvr": "pkg-1.0-1.fc40"}],
+            },
         },
         "agent": "dave",
     }

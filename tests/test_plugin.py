@@ -12,7 +12,7 @@ import pytest
 from statscache.plugin import IDENT, PluginError, discover
 from statscache.plugins import volume
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from datetime import timedelta
 from statscache.models import Counter
 from statscache.plugin import CounterPlugin
@@ -29,7 +29,7 @@ class BadIdent(Koji):
     ident = "Bad Ident!"
 
 PLUGINS = [Koji]
-'''
+"""
 
 
 @pytest.fixture

@@ -45,9 +45,7 @@ def expected(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     for tag, size in (("1s", S), ("5s", 5 * S), ("15s", 15 * S), ("1m", M), ("1h", H), ("1d", D)):
         out[f"volume-{tag}"] = expect.volume(records, size)
     for tag, size in (("1s", S), ("15s", 15 * S), ("1m", M), ("1h", H), ("1d", D)):
-        out[f"volume-by-category-{tag}"] = expect.keyed(
-            records, size, "category", lambda r, t, b: [expect.category(t)]
-        )
+        out[f"volume-by-category-{tag}"] = expect.keyed(records, size, "category", lambda r, t, b: [expect.category(t)])
     for tag, size in (("1m", M), ("1h", H), ("1d", D)):
         out[f"volume-by-topic-{tag}"] = expect.keyed(records, size, "topic", lambda r, t, b: [t])
     for tag, size in (("1h", H), ("1d", D)):
@@ -97,7 +95,10 @@ def test_statistics_equal_recomputation(db_url: str, corpus: Path, records: list
     for ident, rows_expected in expected(records).items():
         assert sort_rows(rows[ident]) == sort_rows(rows_expected), ident
         assert rows_expected, f"{ident}: the corpus should give this statistic some rows"
-    releng = {(r["category"], r["category_constraint"]): (r["timestamp"], r["message"]["id"]) for r in rows["release-engineering-event-logs"]}
+    releng = {
+        (r["category"], r["category_constraint"]): (r["timestamp"], r["message"]["id"])
+        for r in rows["release-engineering-event-logs"]
+    }
     assert releng == newest_events(records)
     assert releng, "the corpus holds compose events"
 

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TypeVar
@@ -91,7 +92,7 @@ def _replay_one(pipeline: Pipeline, path: str, progress: bool | None) -> None:
                     pipeline.reject(item.reason)
                     log.info("%s: rejected: %s", path, item)
                 else:
-                    _guard(lambda item=item: pipeline.add(item))
+                    _guard(partial(pipeline.add, item))
         except SourceError as error:
             _guard(pipeline.close)  # keep what was read before the damage
             raise click.ClickException(str(error)) from None

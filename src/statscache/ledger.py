@@ -10,8 +10,9 @@ old is *closed* before the horizon and treats older messages as counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy import Connection, case, func, or_, select, update
 
@@ -44,7 +45,10 @@ class Slot:
 def slots(connection: Connection, plugins: Sequence[Plugin]) -> list[Slot]:
     """The ledger places of ``plugins`` (registered by the store beforehand)."""
     table = schema.plugins
-    rows = connection.execute(select(table.c.ident, table.c.slot, table.c.closed_before))
+    rows = cast(
+        Iterable[tuple[str, int, float | None]],
+        connection.execute(select(table.c.ident, table.c.slot, table.c.closed_before)),
+    )
     state = {ident: (slot, closed) for ident, slot, closed in rows}
     missing = [plugin.ident for plugin in plugins if plugin.ident not in state]
     if missing:
@@ -65,7 +69,7 @@ def read_masks(connection: Connection, ids: Sequence[str], words: set[int]) -> M
         query = select(seen.c.msg_id, seen.c.word, seen.c.mask).where(
             seen.c.msg_id.in_(batch), seen.c.word.in_(sorted(words))
         )
-        for msg_id, word, mask in connection.execute(query):
+        for msg_id, word, mask in cast(Iterable[tuple[str, int, int]], connection.execute(query)):
             found[msg_id, word] = mask
     return found
 
@@ -81,7 +85,9 @@ def route(messages: Sequence[Message], places: list[Slot], masks: Masks) -> tupl
     full: dict[int, int] = {}
     for place in places:
         full[place.word] = full.get(place.word, 0) | place.bit
-    fresh, rest, handled = [], [], set()
+    fresh: list[Message] = []
+    rest: list[Message] = []
+    handled: set[str] = set()
     for message in messages:
         if message.id in handled:
             continue
@@ -97,6 +103,7 @@ def route(messages: Sequence[Message], places: list[Slot], masks: Masks) -> tupl
 
 
 def _route_one(message: Message, places: list[Slot], masks: Masks, marks: Masks) -> int:
+    """Route a message some plugins may have counted; 1 if any plugin takes it."""
     fed = 0
     for place in places:
         key = (message.id, place.word)

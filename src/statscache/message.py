@@ -55,6 +55,8 @@ class Message:
     body: dict[str, Any]
     headers: dict[str, Any]
     category: str
+    _usernames: frozenset[str] | None
+    _packages: frozenset[str] | None
 
     def __init__(
         self,

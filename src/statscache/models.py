@@ -19,7 +19,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Float,
-    Insert,
     MetaData,
     String,
     Table,
@@ -47,7 +46,9 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[begin : begin + size]
 
 
-def executemany(connection: Connection, statement: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+def executemany(
+    connection: Connection, statement: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
     """Run ``statement`` once per row (tuples in ``columns`` order) through the driver's executemany.
 
     The statement is compiled once and the rows reach the driver as they are,
@@ -128,13 +129,12 @@ class Counter(ModelKind):
     def merge(self, connection: Connection, table: Table, deltas: Tally[Any]) -> None:
         if not deltas:
             return
+        columns = ["bucket", "key", "count"] if self.key else ["bucket", "count"]
         if self.key:
-            columns = ["bucket", "key", "count"]
-            params = [(b, k[:255], n) for (b, k), n in deltas.items()]
+            params: list[tuple[Any, ...]] = [(b, k[:255], n) for (b, k), n in deltas.items()]
         else:
-            columns = ["bucket", "count"]
             params = [(b, n) for b, n in deltas.items()]
-        insert: Insert = dialect_insert(connection, table)
+        insert = dialect_insert(connection, table)
         upsert = insert.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key],
             set_={"count": table.c["count"] + insert.excluded["count"]},
@@ -259,7 +259,7 @@ class Latest(ModelKind):
         query = _window(select(c.timestamp, c.category, c.category_constraint, c.message), c.timestamp, start, stop)
         query = query.order_by(when, c.category, c.category_constraint)
         return [
-            {"timestamp": t, "category": cat, "category_constraint": con, "message": orjson.loads(msg)}
+            {"timestamp": t, "category": cat, "category_constraint": con, "message": orjson.loads(str(msg))}
             for t, cat, con, msg in connection.execute(query)
         ]
 
@@ -270,4 +270,3 @@ def _window(query: Any, column: Any, start: float | None, stop: float | None) ->
     if stop is not None:
         query = query.where(column <= stop)
     return query
-

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -114,7 +114,8 @@ class Store:
             self.metadata.create_all(self.engine, checkfirst=True)
             with self.engine.begin() as connection:
                 _lock(connection)
-                known = dict(connection.execute(select(schema.plugins.c.ident, schema.plugins.c.slot)).all())
+                rows = connection.execute(select(schema.plugins.c.ident, schema.plugins.c.slot))
+                known = {ident: slot for ident, slot in cast(Iterable[tuple[str, int]], rows)}
                 free = max(known.values(), default=-1) + 1
                 for plugin in plugins:
                     if plugin.ident not in known:
