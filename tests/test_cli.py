@@ -7,8 +7,11 @@ import gzip
 import io
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +184,47 @@ def test_sample_is_the_corpus(corpus: Path) -> None:
 def test_unknown_postgres_database_is_one_line(postgres_url: str) -> None:
     missing = postgres_url.rsplit("/", 1)[0] + "/statscache_no_such_db"
     assert_one_line_error(run("show", "volume-1d", "--db", missing), "cannot connect")
+
+
+def test_show_does_not_create_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.db"
+    assert_one_line_error(run("show", "volume-1d", "--db", f"sqlite:///{missing}"), "no database")
+    assert not missing.exists()
+
+
+def test_interrupt_counts_what_was_read(tmp_path: Path, corpus: Path) -> None:
+    """Ctrl-C (SIGINT) during a replay from a pipe: one line, exit 130, nothing read is lost."""
+    db = f"sqlite:///{tmp_path / 'int.db'}"
+    lines = (corpus / "fedmsg.jsonl").read_text().splitlines()[:100]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "statscache", "replay", "--db", db, "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("\n".join(lines) + "\n")
+    proc.stdin.flush()
+    expected = len(unique_records([_write(tmp_path / "sent.jsonl", lines)]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "statscache_plugins" not in _tables(tmp_path / "int.db"):
+        time.sleep(0.2)  # wait until the process is reading
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and f"accepted {expected}," in err
+    assert sum(row["volume"] for row in show_json(db, "volume-1d")) == expected  # type: ignore[misc]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _tables(path: Path) -> str:
+    if not path.exists():
+        return ""
+    with sqlite3.connect(path) as connection:
+        return " ".join(row[0] for row in connection.execute("SELECT name FROM sqlite_master"))

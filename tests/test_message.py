@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statscache import message as m
 from statscache.message import Message, Rejected, from_dict, parse_line
@@ -149,3 +151,37 @@ def test_unknown_schema_falls_back() -> None:
     }
     assert isinstance(from_dict(record), Message)
     assert from_dict(record).usernames == from_dict({**record, "headers": {"sent-at": "2024-01-01"}}).usernames
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    ["topic", "timestamp", "msg", "body", "headers", "msg_id", "id", "users", "packages", "sent-at"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.dictionaries(FIELDS, JSON, max_size=8),
+    topic=st.sampled_from(["org.fedoraproject.prod.bodhi.update.comment", "io.pagure.prod.pagure.git.receive", "x"]),
+    schema=st.sampled_from([None, "bodhi.update.comment.v1", "no.such.v1", 3]),
+)
+def test_any_json_becomes_a_message_or_a_rejection(record: dict[str, object], topic: str, schema: object) -> None:
+    """Input never raises anything but Rejected, and a message's derived fields never raise."""
+    candidates: list[object] = [record, {**record, "topic": topic, "timestamp": 1.0}]
+    if schema is not None:
+        candidates.append(
+            {**record, "topic": topic, "headers": {"fedora_messaging_schema": schema, "sent-at": "2024-01-01"}}
+        )
+    for candidate in candidates:
+        try:
+            msg = from_dict(candidate)
+        except Rejected as rejected:
+            assert rejected.reason in m.REASONS
+            continue
+        assert isinstance(msg.usernames, frozenset) and isinstance(msg.packages, frozenset)
+        assert all(isinstance(name, str) for name in msg.usernames | msg.packages)
+        assert msg.category and msg.timestamp.tzinfo is not None

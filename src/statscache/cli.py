@@ -71,9 +71,14 @@ def replay(
     store, plugins = _open(db_url, idents or None)
     with store:
         pipeline = Pipeline(store, plugins, Settings(flush_interval=flush_interval, max_pending=max_pending))
-        with _sample_paths(sample) as extra:
-            for path in [*paths, *extra]:
-                _replay_one(pipeline, path, progress)
+        try:
+            with _sample_paths(sample) as extra:
+                for path in [*paths, *extra]:
+                    _replay_one(pipeline, path, progress)
+        except KeyboardInterrupt:
+            _guard(pipeline.close)  # what was read is counted; a rerun counts the rest once
+            click.echo(f"interrupted; counted so far: {pipeline.stats.summary()}", err=True)
+            sys.exit(130)
         _guard(pipeline.close)
     click.echo(f"replayed into {store.safe_url}: {pipeline.stats.summary()}")
     if strict and pipeline.stats.rejected:
@@ -120,7 +125,7 @@ def show(ident: str, start: str | None, stop: str | None, fmt: str, order: str, 
     window = (_time(start, "--start"), _time(stop, "--stop"))
     if None not in window and window[0] > window[1]:  # type: ignore[operator]
         raise click.ClickException("--start is after --stop")
-    with _store(db_url) as store:
+    with _store(db_url, must_exist=True) as store:
         rows = _guard(lambda: store.rows(plugin, *window, descending=order == "desc"))
     if fmt == "csv":
         click.echo(serialise.to_csv(rows, plugin.model.columns), nl=False)
@@ -167,10 +172,10 @@ def _plugin_class(ident: str) -> type[Plugin]:
     return _discover([ident])[0]
 
 
-def _store(db_url: str | None) -> Store:
+def _store(db_url: str | None, must_exist: bool = False) -> Store:
     try:
         store = Store(resolve_url(db_url))
-        store.check()
+        store.check(must_exist)
     except StoreError as error:
         raise click.ClickException(str(error)) from None
     return store

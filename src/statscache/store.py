@@ -1,15 +1,8 @@
-"""The SQL store: engine, schema, plugin registration, and the flush transaction.
+"""The SQL store: engine, schema, plugin registration, the flush transaction, reads.
 
-Exactly-once per plugin: every registered plugin owns a bit (its *slot*) in
-``statscache_seen_messages.mask``. A flush, in one transaction, takes the
-flush lock, reads the masks of its messages, feeds each message only to the
-plugins whose bit is not yet set, merges their deltas, and sets the bits. The
-same message replayed, redelivered or back-filled again is therefore counted
-once per plugin, and a new plugin still counts history the others have seen.
-
-The record of ids is bounded by :meth:`Store.prune`: ids of messages older
-than a horizon are forgotten, and every plugin that had counted messages that
-old is *closed* before the horizon (it treats older messages as counted).
+A flush is one transaction: take the flush lock, route each message to the
+plugins that have not counted it (see :mod:`statscache.ledger`), merge the
+plugins' deltas, record what was counted. Nothing is half-written.
 """
 
 from __future__ import annotations
@@ -76,13 +69,34 @@ class Store:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def check(self) -> None:
-        """Connect once, so a wrong or unreachable database fails early and clearly."""
+    def check(self, must_exist: bool = False) -> None:
+        """Connect once, so a wrong or unreachable database fails early and clearly.
+
+        A SQLite file that does not exist yet is created (with its folder),
+        unless ``must_exist``, for commands that only read.
+        """
+        path = self.sqlite_path
+        if path is not None and not path.exists():
+            if must_exist:
+                raise StoreError(f"no database at {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create {path.parent}: {error.strerror}") from None
         try:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except SQLAlchemyError as error:
             raise StoreError(f"cannot connect to {self.safe_url}: {_first_line(error)}") from None
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of a SQLite database (None for PostgreSQL or in-memory SQLite)."""
+        url = self.engine.url
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(database)
 
     @property
     def safe_url(self) -> str:
@@ -194,8 +208,6 @@ def _engine(url: str) -> Engine:
         raise StoreError(f"unsupported database {backend!r} (use sqlite:/// or postgresql://)")
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed)
     except (NoSuchModuleError, ArgumentError, ImportError) as error:
