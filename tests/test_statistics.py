@@ -10,6 +10,7 @@ import pytest
 import recompute as expect
 from helpers import all_rows, builtin_classes, replay_files
 from statscache.message import from_dict
+from statscache.models import Window
 from statscache.plugins.releng import ReleaseEngineeringEventLogs
 
 FILES = ["fedmsg.jsonl", "fedora_messaging.jsonl", "fedmsg_variants.jsonl", "fedora_messaging_partial.jsonl"]
@@ -107,8 +108,8 @@ def test_rows_are_ordered_by_time(sqlite_url: str, corpus: Path) -> None:
     store, _ = replay_files(sqlite_url, [corpus / "fedmsg.jsonl"])
     cls = next(c for c in builtin_classes() if c.ident == "volume-by-category-1h")
     ascending = [row["timestamp"] for row in store.rows(cls)]
-    descending = [row["timestamp"] for row in store.rows(cls, descending=True)]
+    descending = [row["timestamp"] for row in store.rows(cls, Window(descending=True))]
     assert ascending == sorted(ascending) and descending == sorted(ascending, reverse=True)
     middle = ascending[len(ascending) // 2]
-    window = store.rows(cls, start=middle, stop=middle + 3600)
+    window = store.rows(cls, Window(start=middle, stop=middle + 3600))
     assert window and all(middle <= row["timestamp"] <= middle + 3600 for row in window)

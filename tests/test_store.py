@@ -128,3 +128,22 @@ def test_small_flushes_equal_one_big_flush(db_url: str, corpus: Path) -> None:
     assert small.rows(BY_TOPIC_1D) == expect.keyed(
         expect.unique_records([corpus / "fedmsg.jsonl"]), 86400, "topic", lambda r, t, b: [t]
     )
+
+
+def test_migrations_upgrade_an_old_database(db_url: str) -> None:
+    """A database at the first migration is brought to head, keeping its rows."""
+    from alembic import command
+    from alembic.config import Config
+    from importlib.resources import files
+
+    store = Store(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("statscache") / "migrations"))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(schema.plugins.insert().values(ident="volume-1d", slot=0))
+    store.prepare([VOLUME_1D, BY_TOPIC_1D])
+    state = store.plugin_state()
+    assert state["volume-1d"]["slot"] == 0 and state["volume-1d"]["updated_at"] is None
+    assert state["volume-by-topic-1d"]["slot"] == 1

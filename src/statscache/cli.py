@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from statscache import serialise
 from statscache.message import Rejected, parse_time
+from statscache.models import Window
 from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin, PluginError, discover
 from statscache.sources.file import STDIN, SourceError, read
@@ -126,7 +127,7 @@ def show(ident: str, start: str | None, stop: str | None, fmt: str, order: str, 
     if None not in window and window[0] > window[1]:  # type: ignore[operator]
         raise click.ClickException("--start is after --stop")
     with _store(db_url, must_exist=True) as store:
-        rows = _guard(lambda: store.rows(plugin, *window, descending=order == "desc"))
+        rows = _guard(lambda: store.rows(plugin, Window(*window, descending=order == "desc")))
     if fmt == "csv":
         click.echo(serialise.to_csv(rows, plugin.model.columns), nl=False)
     else:

@@ -11,6 +11,7 @@ old is *closed* before the horizon and treats older messages as counted.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import time
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -128,8 +129,9 @@ def write_marks(connection: Connection, marks: Masks, epochs: dict[str, float]) 
 
 
 def widen_spans(connection: Connection, places: list[Slot]) -> None:
-    """Widen each plugin's [oldest, newest] span of counted message times."""
+    """Widen each plugin's [oldest, newest] span of counted message times; stamp the change."""
     table = schema.plugins
+    now = time.time()
     oldest, newest = table.c.oldest, table.c.newest
     for place in places:
         if not place.batch:
@@ -141,6 +143,7 @@ def widen_spans(connection: Connection, places: list[Slot]) -> None:
             .values(
                 oldest=case((or_(oldest.is_(None), oldest > low), low), else_=oldest),
                 newest=case((or_(newest.is_(None), newest < high), high), else_=newest),
+                updated_at=now,
             )
         )
 

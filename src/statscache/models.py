@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BigInteger,
+    Select,
+    cast,
     Column,
     Connection,
     Float,
@@ -71,6 +73,26 @@ def executemany(
         connection.exec_driver_sql(sql, params)
 
 
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a statistic to read, and how.
+
+    ``start``/``stop`` bound the row timestamps (inclusive); ``keys`` keeps rows
+    whose key column is one of them; ``resolution`` (seconds, a multiple of the
+    statistic's) rolls counters up into coarser buckets starting at
+    ``resolution_offset`` modulo ``resolution``; ``top`` keeps the keys with the
+    largest totals in the window.
+    """
+
+    start: float | None = None
+    stop: float | None = None
+    descending: bool = False
+    keys: tuple[str, ...] = ()
+    resolution: int | None = None
+    resolution_offset: int = 0
+    top: int | None = None
+
+
 class ModelKind(ABC):
     """A table shape with a merge rule and a serialisation."""
 
@@ -93,11 +115,34 @@ class ModelKind(ABC):
     def merge(self, connection: Connection, table: Table, deltas: Any) -> None:
         """Upsert ``deltas`` into ``table`` (commutative, idempotent per delta)."""
 
+    @property
+    def key_column(self) -> str | None:
+        """The name of the column ``Window.keys`` filters on, if rows have one."""
+        return None
+
     @abstractmethod
+    def select(self, table: Table, window: Window) -> Select[Any]:
+        """The rows within ``window``, as columns named like :attr:`columns`, in order."""
+
+    def decode(self, row: Sequence[Any]) -> Row:
+        """One selected row as a serialised row object."""
+        return dict(zip(self.columns, row, strict=True))
+
     def rows(
-        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
+        self, connection: Connection, table: Table, window: Window, offset: int = 0, limit: int | None = None
     ) -> list[Row]:
-        """Serialised rows with ``start <= timestamp <= stop``, ordered by time."""
+        """Serialised rows within ``window``; ``offset``/``limit`` page through them."""
+        query = self.select(table, window)
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [self.decode(row) for row in connection.execute(query)]
+
+    def count(self, connection: Connection, table: Table, window: Window) -> int:
+        """How many rows ``window`` holds."""
+        inner = self.select(table, window).order_by(None).subquery()
+        return int(connection.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -141,15 +186,40 @@ class Counter(ModelKind):
         )
         executemany(connection, upsert, columns, params)
 
-    def rows(
-        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
-    ) -> list[Row]:
-        order = [table.c.bucket.desc() if descending else table.c.bucket]
-        if self.key:
-            order.append(table.c.key)
-        query = _window(select(table), table.c.bucket, start, stop).order_by(*order)
-        names = self.columns
-        return [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+    @property
+    def key_column(self) -> str | None:
+        return self.key
+
+    def select(self, table: Table, window: Window) -> Select[Any]:
+        c = table.c
+        keyed = [c.key.label(self.key)] if self.key else []
+        if window.resolution is None:
+            query = select(c.bucket.label("timestamp"), *keyed, c["count"].label(self.value))
+            query = _between(query, c.bucket, window.start, window.stop)
+            timestamp: Any = c.bucket
+        else:
+            size, offset = window.resolution, window.resolution_offset
+            timestamp = c.bucket - (c.bucket - offset) % size
+            total = cast(func.sum(c["count"]), BigInteger)
+            query = select(timestamp.label("timestamp"), *keyed, total.label(self.value))
+            query = query.group_by(timestamp, *([c.key] if self.key else []))
+            first = None if window.start is None else -(-(window.start - offset) // size) * size + offset
+            last = None if window.stop is None else (window.stop - offset) // size * size + offset + size - 1
+            query = _between(query, c.bucket, first, last)
+        if self.key and window.keys:
+            query = query.where(c.key.in_(window.keys))
+        if self.key and window.top is not None:
+            query = query.where(c.key.in_(self._top_keys(table, window)))
+        order = [timestamp.desc() if window.descending else timestamp, *([c.key] if self.key else [])]
+        return query.order_by(*order)
+
+    def _top_keys(self, table: Table, window: Window) -> Select[Any]:
+        """The ``window.top`` keys with the largest totals in the window (ties by key)."""
+        c = table.c
+        ranked = _between(select(c.key), c.bucket, window.start, window.stop).group_by(c.key)
+        if window.keys:
+            ranked = ranked.where(c.key.in_(window.keys))
+        return ranked.order_by(func.sum(c["count"]).desc(), c.key).limit(window.top)
 
 
 @dataclass(frozen=True)
@@ -181,13 +251,11 @@ class Distinct(ModelKind):
         insert = dialect_insert(connection, table).on_conflict_do_nothing()
         executemany(connection, insert, ["bucket", "member"], sorted(deltas))
 
-    def rows(
-        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
-    ) -> list[Row]:
+    def select(self, table: Table, window: Window) -> Select[Any]:
         bucket = table.c.bucket
-        query = _window(select(bucket, func.count()), bucket, start, stop).group_by(bucket)
-        query = query.order_by(bucket.desc() if descending else bucket)
-        return [{"timestamp": b, self.value: n} for b, n in connection.execute(query)]
+        query = select(bucket.label("timestamp"), func.count().label(self.value)).group_by(bucket)
+        query = _between(query, bucket, window.start, window.stop)
+        return query.order_by(bucket.desc() if window.descending else bucket)
 
 
 @dataclass(frozen=True)
@@ -251,20 +319,30 @@ class Latest(ModelKind):
         if held is None or (epoch, msg_id) > (held[0], held[1]):
             deltas[key] = (epoch, msg_id, payload)
 
-    def rows(
-        self, connection: Connection, table: Table, start: float | None, stop: float | None, descending: bool
-    ) -> list[Row]:
+    @property
+    def key_column(self) -> str | None:
+        return "category"
+
+    def select(self, table: Table, window: Window) -> Select[Any]:
         c = table.c
-        when = c.timestamp.desc() if descending else c.timestamp
-        query = _window(select(c.timestamp, c.category, c.category_constraint, c.message), c.timestamp, start, stop)
-        query = query.order_by(when, c.category, c.category_constraint)
-        return [
-            {"timestamp": t, "category": cat, "category_constraint": con, "message": orjson.loads(str(msg))}
-            for t, cat, con, msg in connection.execute(query)
-        ]
+        query = select(c.timestamp, c.category, c.category_constraint, c.message)
+        query = _between(query, c.timestamp, window.start, window.stop)
+        if window.keys:
+            query = query.where(c.category.in_(window.keys))
+        when = c.timestamp.desc() if window.descending else c.timestamp
+        return query.order_by(when, c.category, c.category_constraint)
+
+    def decode(self, row: Sequence[Any]) -> Row:
+        timestamp, category, constraint, message = row
+        return {
+            "timestamp": timestamp,
+            "category": category,
+            "category_constraint": constraint,
+            "message": orjson.loads(message),
+        }
 
 
-def _window(query: Any, column: Any, start: float | None, stop: float | None) -> Any:
+def _between(query: Select[Any], column: Any, start: float | None, stop: float | None) -> Select[Any]:
     if start is not None:
         query = query.where(column >= start)
     if stop is not None:

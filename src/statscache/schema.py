@@ -16,6 +16,7 @@ plugins = Table(
     Column("newest", Float, nullable=True),  # newest message epoch ever counted
     Column("closed_before", Float, nullable=True),  # ids older than this were forgotten
     Column("checkpoint", Float, nullable=True),  # known complete up to (back-fill)
+    Column("updated_at", Float, nullable=True),  # wall-clock time its rows last changed
 )
 
 # Which plugins counted which message: bit ``slot % BITS`` of word ``slot // BITS``.

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from statscache import ledger, schema
 from statscache.message import Message
-from statscache.models import Row
+from statscache.models import Row, Window
 from statscache.plugin import Plugin
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///statscache.db"
 ENV_URL = "STATSCACHE_DB_URL"
 SUPPORTED = ("sqlite", "postgresql")
+ALL = Window()
 
 
 class StoreError(Exception):
@@ -177,19 +178,21 @@ class Store:
         log.info("forgot %d counted message ids older than %.0f", forgotten, horizon)
         return horizon
 
-    def rows(
-        self,
-        plugin: type[Plugin],
-        start: float | None = None,
-        stop: float | None = None,
-        descending: bool = False,
-    ) -> list[Row]:
-        """The serialised rows of a plugin within ``[start, stop]``."""
+    def rows(self, plugin: type[Plugin], window: Window = ALL, offset: int = 0, limit: int | None = None) -> list[Row]:
+        """The serialised rows of a plugin within ``window``; ``offset``/``limit`` page through them."""
         table = self.table(plugin)
         with self.engine.connect() as connection:
             if not self.engine.dialect.has_table(connection, table.name):
                 return []
-            return plugin.model.rows(connection, table, start, stop, descending)
+            return plugin.model.rows(connection, table, window, offset, limit)
+
+    def count(self, plugin: type[Plugin], window: Window = ALL) -> int:
+        """How many rows of a plugin ``window`` holds."""
+        table = self.table(plugin)
+        with self.engine.connect() as connection:
+            if not self.engine.dialect.has_table(connection, table.name):
+                return 0
+            return plugin.model.count(connection, table, window)
 
     def plugin_state(self) -> dict[str, dict[str, Any]]:
         """Per registered ident: slot, oldest, newest, closed_before, checkpoint."""
