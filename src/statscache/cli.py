@@ -1,4 +1,4 @@
-"""The command line: ``statscache replay | show | plugins``."""
+"""The command line: ``statscache replay | show | plugins | serve``."""
 
 from __future__ import annotations
 
@@ -147,6 +147,19 @@ def list_plugins(fmt: str) -> None:
             f"{item['ident']:<38} {item['kind']:<8} resolution={_span(item['resolution'])} "
             f"backlog={_span(item['backlog_delta'])}  {item['name']}: {item['summary']}"
         )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@db_option
+def serve(host: str, port: int, db_url: str | None) -> None:
+    """Serve the web API (development server; see README for gunicorn)."""
+    from statscache.web import create_app
+
+    with _store(db_url) as store:
+        url = store.url
+    create_app(url).run(host=host, port=port)
 
 
 def _span(seconds: int | None) -> str:

@@ -139,6 +139,12 @@ class ModelKind(ABC):
             query = query.limit(limit)
         return [self.decode(row) for row in connection.execute(query)]
 
+    def newest(self, connection: Connection, table: Table) -> float | None:
+        """The timestamp of the newest row, if any."""
+        inner = self.select(table, Window()).order_by(None).subquery()
+        value: float | None = connection.execute(select(func.max(inner.c.timestamp))).scalar_one()
+        return None if value is None else float(value)
+
     def count(self, connection: Connection, table: Table, window: Window) -> int:
         """How many rows ``window`` holds."""
         inner = self.select(table, window).order_by(None).subquery()

@@ -194,6 +194,24 @@ class Store:
                 return 0
             return plugin.model.count(connection, table, window)
 
+    def newest(self, plugin: type[Plugin]) -> float | None:
+        """The timestamp of a plugin's newest row, if any."""
+        table = self.table(plugin)
+        with self.engine.connect() as connection:
+            if not self.engine.dialect.has_table(connection, table.name):
+                return None
+            return plugin.model.newest(connection, table)
+
+    def updated_at(self, plugin: type[Plugin]) -> float | None:
+        """When a flush last changed a plugin's rows (epoch seconds), if ever."""
+        table = schema.plugins
+        with self.engine.connect() as connection:
+            if not self.engine.dialect.has_table(connection, table.name):
+                return None
+            query = select(table.c.updated_at).where(table.c.ident == plugin.ident)
+            value = connection.execute(query).scalar_one_or_none()
+            return None if value is None else float(value)
+
     def plugin_state(self) -> dict[str, dict[str, Any]]:
         """Per registered ident: slot, oldest, newest, closed_before, checkpoint."""
         with self.engine.connect() as connection:

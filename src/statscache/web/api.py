@@ -1,0 +1,131 @@
+"""The JSON/CSV API: ``/api/``, ``/api/plugins``, ``/api/<ident>``, its layout, the OpenAPI description."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from statscache.plugin import Plugin
+from statscache.web import openapi
+from statscache.web.formats import choose, error, render
+from statscache.web.params import BadParameter, RowsQuery, callback, choice, rows_query
+from statscache.web.state import state
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+@blueprint.get("/")
+def index() -> Response:
+    """The idents of every statistic (a JSON array, as in 2015; CSV one per line)."""
+    kind = choose(request, choice(request.args, "format", ("json", "csv"), None), callback(request.args))
+    return render(sorted(state().plugins), kind, callback(request.args))
+
+
+@blueprint.get("/plugins")
+def plugins() -> Response:
+    """Every statistic described, with the time of its newest row and links."""
+    kind = choose(request, choice(request.args, "format", ("json", "csv"), None), callback(request.args))
+    described = [_describe(plugin) for _, plugin in sorted(state().plugins.items())]
+    columns = ["ident", "name", "summary", "kind", "resolution", "backlog_delta", "newest"]
+    return render(described, kind, callback(request.args), columns if kind == "csv" else ())
+
+
+@blueprint.get("/<ident>")
+def statistic(ident: str) -> Response:
+    """The rows of one statistic: windowed, filtered, rolled up, ranked and paged."""
+    app = state()
+    plugin = app.plugin(ident)
+    query = rows_query(request.args, plugin, time.time(), app.max_rows_per_page)
+    kind = choose(request, query.format, query.callback)
+    updated = app.store.updated_at(plugin)
+    etag = _etag(ident, updated, request.args, kind)
+    if _not_modified(etag, updated):
+        return _conditional(Response(status=304), etag, updated)
+    total = app.store.count(plugin, query.window)
+    if query.limit is not None:
+        total = min(total, query.limit)
+    pages = max(1, math.ceil(total / query.rows_per_page))
+    if query.page > pages:
+        raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
+    offset = (query.page - 1) * query.rows_per_page
+    take = min(query.rows_per_page, total - offset)
+    rows = app.store.rows(plugin, query.window, offset, take) if take > 0 else []
+    response = render(rows, kind, query.callback, plugin.model.columns)
+    response.headers["Link"] = _links(ident, query, pages)
+    response.headers["X-Link-Number"] = str(query.page)
+    response.headers["X-Link-Count"] = str(pages)
+    response.headers["X-Total-Count"] = str(total)
+    return _conditional(response, etag, updated)
+
+
+@blueprint.get("/<ident>/layout")
+def layout(ident: str) -> Response:
+    """How a dashboard renders this statistic (only for statistics that have a layout)."""
+    plugin = state().plugin(ident)
+    found = getattr(plugin, "layout", None)
+    if found is None:
+        return error(404, f"{ident} has no layout", "ident")
+    kind = choose(request, "json", callback(request.args))
+    return render(found, kind, callback(request.args))
+
+
+@blueprint.get("/openapi.json")
+def openapi_json() -> Response:
+    """The OpenAPI 3 description of this API."""
+    return render(openapi.document(sorted(state().plugins)), "json")
+
+
+def _describe(plugin: type[Plugin]) -> dict[str, Any]:
+    described = plugin.describe()
+    described["newest"] = state().store.newest(plugin)
+    described["links"] = {"self": url_for(".statistic", ident=plugin.ident, _external=True)}
+    if getattr(plugin, "layout", None) is not None:
+        described["links"]["layout"] = url_for(".layout", ident=plugin.ident, _external=True)
+    return described
+
+
+def _links(ident: str, query: RowsQuery, pages: int) -> str:
+    """first/prev/next/last, keeping every parameter and pinning ``stop``."""
+    params = request.args.to_dict(flat=False)
+    stop = query.window.stop
+    params["stop"] = [str(int(stop)) if stop is not None and stop == int(stop) else repr(stop)]
+    targets = {"first": 1, "last": pages}
+    if query.page > 1:
+        targets["prev"] = query.page - 1
+    if query.page < pages:
+        targets["next"] = query.page + 1
+    links = []
+    for rel in ("first", "prev", "next", "last"):
+        if rel in targets:
+            values: dict[str, Any] = {**params, "page": [str(targets[rel])]}
+            url = url_for(".statistic", ident=ident, _external=True, **values)
+            links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links)
+
+
+def _etag(ident: str, updated: float | None, args: MultiDict[str, str], kind: str) -> str:
+    """Changes when the statistic's rows change, or the question does."""
+    question = sorted((key, value) for key, values in args.lists() for value in values)
+    digest = hashlib.sha256(repr((ident, updated, question, kind)).encode()).hexdigest()[:32]
+    return digest
+
+
+def _not_modified(etag: str, updated: float | None) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and updated is not None and int(updated) <= since.timestamp()
+
+
+def _conditional(response: Response, etag: str, updated: float | None) -> Response:
+    response.set_etag(etag, weak=True)
+    if updated is not None:
+        response.last_modified = datetime.fromtimestamp(int(updated), tz=UTC)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

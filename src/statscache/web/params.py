@@ -1,0 +1,166 @@
+"""Query parameters of the statistics API: parsed, validated, and explained when wrong."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from werkzeug.datastructures import MultiDict
+
+from statscache.buckets import MONDAY_OFFSET
+from statscache.message import parse_time
+from statscache.models import Counter, Window
+from statscache.plugin import Plugin
+
+CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+FILTERS = ("category", "topic", "user", "package", "project")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+ORDERS = ("asc", "desc")
+FORMATS = ("json", "csv")
+T = TypeVar("T")
+
+
+class BadParameter(ValueError):
+    """A query parameter is malformed or out of range (HTTP 400)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RowsQuery:
+    """What a client asked of ``/api/<ident>``."""
+
+    window: Window
+    stop_given: bool
+    limit: int | None
+    page: int
+    rows_per_page: int
+    callback: str | None
+    format: str | None
+
+
+def single(args: MultiDict[str, str], name: str) -> str | None:
+    """A parameter given at most once."""
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise BadParameter(name, f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def integer(args: MultiDict[str, str], name: str, low: int, high: int | None = None) -> int | None:
+    """An integer parameter within ``[low, high]``, or None when absent."""
+    text = single(args, name)
+    if text is None:
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise BadParameter(name, f"{name} must be a whole number, not {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise BadParameter(name, f"{name} must be {bound}, not {value}")
+    return value
+
+
+def moment(args: MultiDict[str, str], name: str) -> float | None:
+    """Epoch seconds from epoch-seconds text or ISO-8601, or None when absent."""
+    text = single(args, name)
+    if text is None:
+        return None
+    try:
+        value = parse_time(text)
+    except (ValueError, OverflowError):
+        raise BadParameter(name, f"{name} must be epoch seconds or ISO-8601, not {text!r}") from None
+    if not math.isfinite(value):
+        raise BadParameter(name, f"{name} must be a finite time, not {text!r}")
+    return value
+
+
+def choice(args: MultiDict[str, str], name: str, options: tuple[str, ...], default: str | None) -> str | None:
+    """One of ``options``."""
+    text = single(args, name)
+    if text is None:
+        return default
+    if text not in options:
+        raise BadParameter(name, f"{name} must be one of {', '.join(options)}, not {text!r}")
+    return text
+
+
+def callback(args: MultiDict[str, str]) -> str | None:
+    """A JSON-P callback: a JavaScript identifier path such as ``jQuery123.cb``."""
+    name = single(args, "callback")
+    if name is not None and (len(name) > 128 or not CALLBACK.match(name)):
+        raise BadParameter("callback", "callback must be a JavaScript identifier path like handle or ns.handle")
+    return name
+
+
+def rows_query(args: MultiDict[str, str], plugin: type[Plugin], now: float, max_rows_per_page: int) -> RowsQuery:
+    """Parse every parameter of ``/api/<ident>`` for ``plugin``."""
+    start, stop = moment(args, "start"), moment(args, "stop")
+    stop_given = stop is not None
+    stop = now if stop is None else stop
+    if start is not None and start > stop:
+        raise BadParameter("start", "start is after stop")
+    resolution, offset = _resolution(args, plugin)
+    window = Window(
+        start=start,
+        stop=stop,
+        descending=choice(args, "order", ORDERS, "desc") == "desc",
+        keys=_keys(args, plugin),
+        resolution=resolution,
+        resolution_offset=offset,
+        top=_top(args, plugin),
+    )
+    return RowsQuery(
+        window=window,
+        stop_given=stop_given,
+        limit=integer(args, "limit", 1),
+        page=integer(args, "page", 1) or 1,
+        rows_per_page=integer(args, "rows_per_page", 1, max_rows_per_page) or min(100, max_rows_per_page),
+        callback=callback(args),
+        format=choice(args, "format", FORMATS, None),
+    )
+
+
+def _keys(args: MultiDict[str, str], plugin: type[Plugin]) -> tuple[str, ...]:
+    column = plugin.model.key_column
+    for name in FILTERS:
+        if name != column and name in args:
+            where = f"its rows are filtered by {column}=" if column else "its rows have no key to filter on"
+            raise BadParameter(name, f"{plugin.ident} cannot be filtered by {name}; {where}")
+    return tuple(dict.fromkeys(args.getlist(column))) if column else ()
+
+
+def _top(args: MultiDict[str, str], plugin: type[Plugin]) -> int | None:
+    top = integer(args, "top", 1)
+    if top is not None and not (isinstance(plugin.model, Counter) and plugin.model.key):
+        raise BadParameter("top", f"{plugin.ident} has no keys to rank; top needs a keyed counter")
+    return top
+
+
+def _resolution(args: MultiDict[str, str], plugin: type[Plugin]) -> tuple[int | None, int]:
+    """A roll-up size in seconds (``3600`` or ``1h``) and its bucket offset."""
+    text = single(args, "resolution")
+    if text is None:
+        return None, 0
+    if not isinstance(plugin.model, Counter) or plugin.resolution is None:
+        raise BadParameter("resolution", f"{plugin.ident} is not a counter; only counters roll up")
+    size = _parse(text.strip(), lambda t: int(t[:-1]) * UNITS[t[-1]] if t[-1:] in UNITS else int(t))
+    native = int(plugin.resolution.total_seconds())
+    if size is None or size < native or size % native or size > 100 * 365 * 86400:
+        raise BadParameter("resolution", f"resolution must be a multiple of {native} seconds (like 1h or 3600)")
+    offset = MONDAY_OFFSET if size % UNITS["w"] == 0 else 0
+    return (None if size == native else size), offset
+
+
+def _parse(text: str, convert: Callable[[str], T]) -> T | None:
+    try:
+        return convert(text)
+    except (ValueError, KeyError):
+        return None
