@@ -7,6 +7,7 @@ change a result) and how its rows are serialised.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections import Counter as Tally
 from collections.abc import Iterator, Sequence
@@ -81,7 +82,9 @@ class Window:
     whose key column is one of them; ``resolution`` (seconds, a multiple of the
     statistic's) rolls counters up into coarser buckets starting at
     ``resolution_offset`` modulo ``resolution``; ``top`` keeps the keys with the
-    largest totals in the window.
+    largest totals in the window; ``as_of`` keeps only rows that existed then
+    (wall-clock epoch seconds of their first flush), so paging stays stable
+    while new rows arrive.
     """
 
     start: float | None = None
@@ -91,6 +94,7 @@ class Window:
     resolution: int | None = None
     resolution_offset: int = 0
     top: int | None = None
+    as_of: float | None = None
 
 
 class ModelKind(ABC):
@@ -171,6 +175,7 @@ class Counter(ModelKind):
             Column("bucket", BigInteger, primary_key=True, autoincrement=False),
             *keys,
             Column("count", BigInteger, nullable=False),
+            Column("created", Float, nullable=False),
             sqlite_with_rowid=False,
         )
 
@@ -180,11 +185,12 @@ class Counter(ModelKind):
     def merge(self, connection: Connection, table: Table, deltas: Tally[Any]) -> None:
         if not deltas:
             return
-        columns = ["bucket", "key", "count"] if self.key else ["bucket", "count"]
+        now = time.time()
+        columns = ["bucket", "key", "count", "created"] if self.key else ["bucket", "count", "created"]
         if self.key:
-            params: list[tuple[Any, ...]] = [(b, k[:255], n) for (b, k), n in deltas.items()]
+            params: list[tuple[Any, ...]] = [(b, k[:255], n, now) for (b, k), n in deltas.items()]
         else:
-            params = [(b, n) for b, n in deltas.items()]
+            params = [(b, n, now) for b, n in deltas.items()]
         insert = dialect_insert(connection, table)
         upsert = insert.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key],
@@ -212,6 +218,8 @@ class Counter(ModelKind):
             first = None if window.start is None else -(-(window.start - offset) // size) * size + offset
             last = None if window.stop is None else (window.stop - offset) // size * size + offset + size - 1
             query = _between(query, c.bucket, first, last)
+        if window.as_of is not None:
+            query = query.where(c.created <= window.as_of)
         if self.key and window.keys:
             query = query.where(c.key.in_(window.keys))
         if self.key and window.top is not None:
@@ -223,6 +231,8 @@ class Counter(ModelKind):
         """The ``window.top`` keys with the largest totals in the window (ties by key)."""
         c = table.c
         ranked = _between(select(c.key), c.bucket, window.start, window.stop).group_by(c.key)
+        if window.as_of is not None:
+            ranked = ranked.where(c.created <= window.as_of)
         if window.keys:
             ranked = ranked.where(c.key.in_(window.keys))
         return ranked.order_by(func.sum(c["count"]).desc(), c.key).limit(window.top)
@@ -245,6 +255,7 @@ class Distinct(ModelKind):
             metadata,
             Column("bucket", BigInteger, primary_key=True, autoincrement=False),
             Column("member", String(255), primary_key=True),
+            Column("created", Float, nullable=False),
             sqlite_with_rowid=False,
         )
 
@@ -255,12 +266,15 @@ class Distinct(ModelKind):
         if not deltas:
             return
         insert = dialect_insert(connection, table).on_conflict_do_nothing()
-        executemany(connection, insert, ["bucket", "member"], sorted(deltas))
+        now = time.time()
+        executemany(connection, insert, ["bucket", "member", "created"], [(b, m, now) for b, m in deltas])
 
     def select(self, table: Table, window: Window) -> Select[Any]:
         bucket = table.c.bucket
         query = select(bucket.label("timestamp"), func.count().label(self.value)).group_by(bucket)
         query = _between(query, bucket, window.start, window.stop)
+        if window.as_of is not None:
+            query = query.where(table.c.created <= window.as_of)
         return query.order_by(bucket.desc() if window.descending else bucket)
 
 
@@ -283,6 +297,7 @@ class Latest(ModelKind):
             Column("timestamp", Float, nullable=False),
             Column("msg_id", String(255), nullable=False),
             Column("message", Text, nullable=False),
+            Column("created", Float, nullable=False),
             sqlite_with_rowid=False,
         )
 
@@ -294,9 +309,10 @@ class Latest(ModelKind):
     ) -> None:
         if not deltas:
             return
-        columns = ["category", "category_constraint", "timestamp", "msg_id", "message"]
+        now = time.time()
+        columns = ["category", "category_constraint", "timestamp", "msg_id", "message", "created"]
         params = [
-            (category, constraint, epoch, msg_id, orjson.dumps(payload).decode())
+            (category, constraint, epoch, msg_id, orjson.dumps(payload).decode(), now)
             for (category, constraint), (epoch, msg_id, payload) in deltas.items()
         ]
         insert = dialect_insert(connection, table)
@@ -335,6 +351,8 @@ class Latest(ModelKind):
         query = _between(query, c.timestamp, window.start, window.stop)
         if window.keys:
             query = query.where(c.category.in_(window.keys))
+        if window.as_of is not None:
+            query = query.where(c.created <= window.as_of)
         when = c.timestamp.desc() if window.descending else c.timestamp
         return query.order_by(when, c.category, c.category_constraint)
 

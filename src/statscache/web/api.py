@@ -41,7 +41,8 @@ def statistic(ident: str) -> Response:
     """The rows of one statistic: windowed, filtered, rolled up, ranked and paged."""
     app = state()
     plugin = app.plugin(ident)
-    query = rows_query(request.args, plugin, time.time(), app.max_rows_per_page)
+    now = time.time()
+    query = rows_query(request.args, plugin, now, app.max_rows_per_page)
     kind = choose(request, query.format, query.callback)
     updated = app.store.updated_at(plugin)
     etag = _etag(ident, updated, request.args, kind)
@@ -57,7 +58,7 @@ def statistic(ident: str) -> Response:
     take = min(query.rows_per_page, total - offset)
     rows = app.store.rows(plugin, query.window, offset, take) if take > 0 else []
     response = render(rows, kind, query.callback, plugin.model.columns)
-    response.headers["Link"] = _links(ident, query, pages)
+    response.headers["Link"] = _links(ident, query, pages, now)
     response.headers["X-Link-Number"] = str(query.page)
     response.headers["X-Link-Count"] = str(pages)
     response.headers["X-Total-Count"] = str(total)
@@ -90,11 +91,15 @@ def _describe(plugin: type[Plugin]) -> dict[str, Any]:
     return described
 
 
-def _links(ident: str, query: RowsQuery, pages: int) -> str:
-    """first/prev/next/last, keeping every parameter and pinning ``stop``."""
+def _links(ident: str, query: RowsQuery, pages: int, now: float) -> str:
+    """first/prev/next/last, keeping every parameter and pinning ``stop`` and ``as_of``.
+
+    ``as_of`` leaves out rows first written after the first page was served, so
+    rows arriving during a walk neither repeat nor skip any row of it.
+    """
     params = request.args.to_dict(flat=False)
-    stop = query.window.stop
-    params["stop"] = [str(int(stop)) if stop is not None and stop == int(stop) else repr(stop)]
+    params.setdefault("stop", [_number(query.window.stop)])
+    params.setdefault("as_of", [_number(now)])
     targets = {"first": 1, "last": pages}
     if query.page > 1:
         targets["prev"] = query.page - 1
@@ -107,6 +112,10 @@ def _links(ident: str, query: RowsQuery, pages: int) -> str:
             url = url_for(".statistic", ident=ident, _external=True, **values)
             links.append(f'<{url}>; rel="{rel}"')
     return ", ".join(links)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else str(int(value)) if value == int(value) else repr(value)
 
 
 def _etag(ident: str, updated: float | None, args: MultiDict[str, str], kind: str) -> str:

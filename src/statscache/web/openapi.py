@@ -40,6 +40,7 @@ ROWS_PARAMETERS = [
     _query("limit", "Cap on rows before pagination.", {"type": "integer", "minimum": 1}),
     _query("start", "Earliest row timestamp (inclusive).", TIME),
     _query("stop", "Latest row timestamp (inclusive; default now).", TIME),
+    _query("as_of", "Only rows that existed at this time (Link headers pin it while paging).", TIME),
     _query("page", "Page number, from 1.", {"type": "integer", "minimum": 1}),
     _query("rows_per_page", "Rows per page (default 100, at most the configured maximum).", {"type": "integer"}),
     _query("resolution", "Roll a counter up into coarser buckets: seconds or 1m, 1h, 1d, 1w.", {"type": "string"}),

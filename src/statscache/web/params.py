@@ -37,7 +37,6 @@ class RowsQuery:
     """What a client asked of ``/api/<ident>``."""
 
     window: Window
-    stop_given: bool
     limit: int | None
     page: int
     rows_per_page: int
@@ -102,8 +101,7 @@ def callback(args: MultiDict[str, str]) -> str | None:
 
 def rows_query(args: MultiDict[str, str], plugin: type[Plugin], now: float, max_rows_per_page: int) -> RowsQuery:
     """Parse every parameter of ``/api/<ident>`` for ``plugin``."""
-    start, stop = moment(args, "start"), moment(args, "stop")
-    stop_given = stop is not None
+    start, stop, as_of = moment(args, "start"), moment(args, "stop"), moment(args, "as_of")
     stop = now if stop is None else stop
     if start is not None and start > stop:
         raise BadParameter("start", "start is after stop")
@@ -116,10 +114,10 @@ def rows_query(args: MultiDict[str, str], plugin: type[Plugin], now: float, max_
         resolution=resolution,
         resolution_offset=offset,
         top=_top(args, plugin),
+        as_of=as_of,
     )
     return RowsQuery(
         window=window,
-        stop_given=stop_given,
         limit=integer(args, "limit", 1),
         page=integer(args, "page", 1) or 1,
         rows_per_page=integer(args, "rows_per_page", 1, max_rows_per_page) or min(100, max_rows_per_page),
