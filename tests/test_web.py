@@ -336,3 +336,31 @@ def test_a_real_statscache_serve_process(db: str, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+QUERIES = [
+    "volume-by-category-1m?resolution=1d&rows_per_page=1000",
+    "volume-1s?resolution=1w&rows_per_page=1000",
+    "volume-by-topic-1h?top=5&order=asc&rows_per_page=1000",
+    "volume-by-category-1h?category=bodhi&category=git&limit=30&rows_per_page=7&page=3",
+    "active-users-1w?rows_per_page=1000",
+    "release-engineering-event-logs?rows_per_page=1000&category=compose-rawhide_primary",
+    "pagure-contributions-by-project-1d?order=asc&rows_per_page=1000",
+]
+
+
+@pytest.mark.postgres
+def test_postgres_serves_the_same_answers(postgres_url: str, client: FlaskClient) -> None:
+    store, _ = replay_files(postgres_url, [CORPUS / "fedmsg.jsonl", CORPUS / "fedora_messaging.jsonl"])
+    app = create_app(postgres_url)
+    try:
+        on_postgres = app.test_client()
+        for query in QUERIES:
+            stop = f"&stop={int(time.time())}"
+            sqlite_answer, postgres_answer = client.get(f"/api/{query}{stop}"), on_postgres.get(f"/api/{query}{stop}")
+            assert postgres_answer.status_code == sqlite_answer.status_code == 200, query
+            assert postgres_answer.get_json() == sqlite_answer.get_json(), query
+            assert postgres_answer.get_json(), query
+            assert postgres_answer.headers["X-Total-Count"] == sqlite_answer.headers["X-Total-Count"]
+    finally:
+        app.extensions["statscache"].store.close()
