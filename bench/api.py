@@ -54,8 +54,10 @@ from statscache.store import Store  # noqa: E402
 ADMIN_URL = os.environ.get("STATSCACHE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CORPUS_FILE = workload.CORPUS / "fedmsg.jsonl"
 VOLUME = "volume-by-category-1m"
+DAILY = "volume-by-category-1d"
 RELENG = "release-engineering-event-logs"
 VOLUME_TABLE = "stat_volume_by_category_1m"
+DAILY_TABLE = "stat_volume_by_category_1d"
 # Busiest first (a plausible order for Fedora's bus); the rest of the corpus follows by frequency.
 BUSIEST = (
     "buildsys", "copr", "pagure", "bodhi", "git", "ci", "github", "ansible", "fas", "mailman",
@@ -205,6 +207,18 @@ def load_buckets(connection: psycopg.Connection[Any], rows: Sequence[tuple[int, 
     connection.commit()
 
 
+def roll_up_daily(connection: psycopg.Connection[Any]) -> int:
+    """Fill the daily table from the minute rows, as flushes would have (``created``: the first flush)."""
+    created = "created" in table_columns(connection, DAILY_TABLE)
+    extra = (", created", ", min(created)") if created else ("", "")
+    inserted = connection.execute(
+        f"INSERT INTO {DAILY_TABLE} (bucket, key, count{extra[0]}) "
+        f"SELECT bucket - bucket % 86400, key, sum(count){extra[1]} FROM {VOLUME_TABLE} GROUP BY 1, 2"
+    ).rowcount
+    connection.commit()
+    return inserted
+
+
 def table_columns(connection: psycopg.Connection[Any], table: str) -> list[str]:
     """The column names of ``table``."""
     query = "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position"
@@ -281,18 +295,19 @@ def vacuum(url: str, tables: Sequence[str]) -> None:
 
 
 def plugin_classes() -> list[type[Plugin]]:
-    """The two statistics this benchmark serves."""
-    return discover(only=[VOLUME, RELENG])
+    """The statistics this benchmark serves."""
+    return discover(only=[VOLUME, DAILY, RELENG])
 
 
 def stamp_volume(store: Store, first: int, last: int) -> None:
-    """Record the bulk-loaded span and change time of the volume statistic, as a flush would."""
+    """Record the bulk-loaded span and change time of the volume statistics, as a flush would."""
     with store.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE statscache_plugins SET oldest = %(first)s, newest = %(last)s, updated_at = %(now)s "
-            "WHERE ident = %(ident)s",
-            {"first": float(first), "last": float(last), "now": time.time(), "ident": VOLUME},
-        )
+        for ident in (VOLUME, DAILY):
+            connection.exec_driver_sql(
+                "UPDATE statscache_plugins SET oldest = %(first)s, newest = %(last)s, updated_at = %(now)s "
+                "WHERE ident = %(ident)s",
+                {"first": float(first), "last": float(last), "now": time.time(), "ident": ident},
+            )
 
 
 def replay_releng(store: Store, raw: psycopg.Connection[Any], topics: Sequence[str], since: datetime) -> int:
@@ -496,29 +511,44 @@ def check_counts(rows: Sequence[dict[str, Any]], raw: Sequence[tuple[Any, ...]])
     return f"{len(rows)} rows, {len(wrong)} differ from the raw counts"
 
 
+@dataclass(frozen=True)
+class Ask:
+    """A page of a volume statistic to time: which, with what parameters, its bucket size."""
+
+    title: str
+    ident: str
+    params: dict[str, Any]
+    step: int
+    in_process: bool = False
+
+
 def volume_question(
-    title: str, params: dict[str, Any], step: int, serve: Callable[[str], bytes], local: Callable[[str], bytes] | None,
-    raw: psycopg.Connection[Any], options: Options,
-) -> Question:  # fmt: skip
-    """A 100-row page of ``volume-by-category-1m``, against counting the raw messages it covers."""
-    path = f"/api/{VOLUME}?{urlencode(params, doseq=True)}"
+    ask: Ask,
+    serve: Callable[[str], bytes],
+    local: Callable[[str], bytes],
+    raw: psycopg.Connection[Any],
+    options: Options,
+) -> Question:
+    """A page of a volume statistic, against counting the raw messages it covers."""
+    path = f"/api/{ask.ident}?{urlencode(ask.params, doseq=True)}"
     rows = orjson.loads(serve(path))
-    keys = params.get("category")
-    window = {"start": naive(min(r["timestamp"] for r in rows)), "stop": naive(max(r["timestamp"] for r in rows) + step)}
-    sql, bound = group_sql(step, keys is not None), {**window, "keys": keys}
+    stamps = [row["timestamp"] for row in rows]
+    bound = {"start": naive(min(stamps)), "stop": naive(max(stamps) + ask.step), "keys": ask.params.get("category")}
+    sql = group_sql(ask.step, bound["keys"] is not None)
     check = check_counts(rows, raw.execute(sql, bound).fetchall())
     ways = [Way("statscache, gunicorn (HTTP)", repeat(lambda: serve(path), options.requests, options.budget), True)]
-    if local is not None:
+    if ask.in_process:
         ways.append(Way("statscache, in-process Flask", repeat(lambda: local(path), options.requests, options.budget)))
-    ways.append(Way("raw SQL: GROUP BY step", repeat(lambda: raw.execute(sql, bound).fetchall(), options.raw_runs, options.budget)))  # fmt: skip
-    steps = [(naive(r["timestamp"]), naive(r["timestamp"] + step), r["category"]) for r in rows]
+    grouped = repeat(lambda: raw.execute(sql, bound).fetchall(), options.raw_runs, options.budget)
+    ways.append(Way("raw SQL: GROUP BY step", grouped))
+    steps = [(naive(row["timestamp"]), naive(row["timestamp"] + ask.step), row["category"]) for row in rows]
 
     def per_step() -> None:
         for start, stop, key in steps:
             raw.execute(COUNT_SQL, (start, stop, key)).fetchone()
 
     ways.append(Way("raw SQL: count per step (datagrepper)", repeat(per_step, options.raw_runs, options.budget, 2)))
-    return Question(f"{title}\n  {path}", ways, check)
+    return Question(f"{ask.title}\n  {path}", ways, check)
 
 
 DISTINCT_SQL = (
@@ -588,6 +618,7 @@ class Built:
     first: int
     last: int
     buckets: int
+    daily: int
     messages: int
     replayed: int
     topics: list[str]
@@ -607,6 +638,7 @@ def build(url: str, options: Options) -> Built:
         store.prepare(plugin_classes())
         with psycopg.connect(url) as raw:
             load_buckets(raw, rows)
+            daily = roll_up_daily(raw)
             stamp_volume(store, first, end - 1)
             log("loaded the buckets; filling the raw table")
             messages = load_raw(raw, categories)
@@ -616,39 +648,50 @@ def build(url: str, options: Options) -> Built:
             log(f"replayed {replayed:,} messages into {RELENG}")
     finally:
         store.close()
-    vacuum(url, [VOLUME_TABLE, "stat_release_engineering_event_logs", "messages"])
+    vacuum(url, [VOLUME_TABLE, DAILY_TABLE, "stat_release_engineering_event_logs", "messages"])
     log("vacuumed and analysed")
-    return Built(first, end, len(rows), messages, replayed, topics, categories)
+    return Built(first, end, len(rows), daily, messages, replayed, topics, categories)
 
 
-def questions(url: str, built: Built, options: Options) -> list[Question]:
-    """Serve the database with gunicorn and time every question."""
+def asks(built: Built, options: Options) -> list[Ask]:
+    """The volume pages to time."""
     names = {category.name for category in built.categories}
     three = [name for name in ("bodhi", "copr", "pungi") if name in names] or [built.categories[0].name]
     busiest = built.categories[0].name
     day = built.last - 30 * 86400 if options.days > 31 else built.first
+    week = built.last - 7 * 86400
+    return [
+        Ask("Newest 100 rows, whole history (the default page)", VOLUME, {"rows_per_page": 100}, 60, True),
+        Ask(
+            f"One day 30 days ago, {len(three)} categories, oldest first",
+            VOLUME,
+            {"rows_per_page": 100, "start": day, "stop": day + 86399, "order": "asc", "category": three},
+            60,
+        ),
+        Ask("Page 200 of the whole history", VOLUME, {"rows_per_page": 100, "page": 200, "stop": built.last}, 60),
+        Ask(
+            f"Hourly roll-up of the 1-minute rows, busiest category ({busiest}), last 7 days",
+            VOLUME,
+            {"rows_per_page": 100, "category": [busiest], "resolution": "1h", "start": week},
+            3600,
+        ),
+        Ask(
+            f"Daily volume of the busiest category ({busiest}), whole history",
+            DAILY,
+            {"rows_per_page": 100, "category": [busiest], "start": built.first},
+            86400,
+        ),
+    ]
+
+
+def questions(url: str, built: Built, options: Options) -> list[Question]:
+    """Serve the database with gunicorn and time every question."""
     found: list[Question] = []
     with gunicorn(url) as (host, port), in_process(url) as local, psycopg.connect(url, autocommit=True) as raw:
         serve = Client(host, port).get
-        asked: list[tuple[str, dict[str, Any], int, Callable[[str], bytes] | None]] = [
-            ("Newest 100 rows, whole history (the default page)", {"rows_per_page": 100}, 60, local),
-            (
-                f"One day, {len(three)} categories, oldest first",
-                {"rows_per_page": 100, "start": day, "stop": day + 86399, "order": "asc", "category": three},
-                60,
-                None,
-            ),
-            ("Page 200 of the whole history", {"rows_per_page": 100, "page": 200, "stop": built.last}, 60, None),
-            (
-                f"Hourly roll-up of one busy category ({busiest}), last 7 days",
-                {"rows_per_page": 100, "category": [busiest], "resolution": "1h", "start": built.last - 7 * 86400},
-                3600,
-                None,
-            ),
-        ]
-        for title, params, step, in_proc in asked:
-            found.append(volume_question(title, params, step, serve, in_proc, raw, options))
-            log(f"timed: {title}")
+        for ask in asks(built, options):
+            found.append(volume_question(ask, serve, local, raw, options))
+            log(f"timed: {ask.title}")
         found.append(releng_question(serve, local, raw, built.topics, options))
         log("timed: release-engineering event logs")
     return found
@@ -665,7 +708,7 @@ def report(built: Built, questions: Sequence[Question], url: str, options: Optio
     assert sizes is not None
     start, stop = naive(built.first).isoformat(), naive(built.last).isoformat()
     print(f"data      {options.days} days ({start} .. {stop} UTC), {len(built.categories)} categories")
-    print(f"          {VOLUME_TABLE}: {built.buckets:,} rows, {sizes[1]}")
+    print(f"          {VOLUME_TABLE}: {built.buckets:,} rows, {sizes[1]}; {DAILY_TABLE}: {built.daily:,} rows")
     print(f"          messages (raw): {built.messages:,} rows, {sizes[0]} with indexes")
     print(f"          {RELENG}: {sizes[2]} keys ({built.replayed:,} messages replayed)")
     print(f"machine   {os.cpu_count()} CPUs, PostgreSQL {server_version(url)}, gunicorn 2 sync workers")
@@ -678,7 +721,9 @@ def report(built: Built, questions: Sequence[Question], url: str, options: Optio
         base = next(way for way in question.ways if way.baseline).timing
         for way in question.ways:
             timing = way.timing
-            ratios = f"{timing.p50 / base.p50:11.1f} {timing.p99 / base.p99:11.1f}" if way.label.startswith("raw") else ""
+            ratios = (
+                f"{timing.p50 / base.p50:11.3g} {timing.p99 / base.p99:11.3g}" if way.label.startswith("raw") else ""
+            )
             runs = len(timing.samples)
             print(f"  {way.label:<40} {runs:>5} {timing.p50 * 1e3:9.2f} {timing.p99 * 1e3:9.2f} {ratios}")
         print()
@@ -699,7 +744,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--per-minute", type=float, default=20.0, help="raw messages a minute, all categories")
     parser.add_argument("--requests", type=int, default=300, help="timed requests per statscache way")
     parser.add_argument("--raw-runs", type=int, default=60, help="timed runs per raw way")
-    parser.add_argument("--budget", type=float, default=20.0, help="seconds at most per way (at least 3 runs)")
+    parser.add_argument("--budget", type=float, default=12.0, help="seconds at most per way (at least 3 runs)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="7 days, fewer runs: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints how to drop it)")

@@ -50,6 +50,7 @@ def replay(path: Path, url: str) -> tuple[int, float]:
             pipeline.reject(item.reason)
         else:
             pipeline.add(item)
+            pipeline.maybe_flush()
     pipeline.close()
     elapsed = time.perf_counter() - started
     store.close()

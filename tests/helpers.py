@@ -33,6 +33,7 @@ def replay_messages(
             pipeline.reject(item.reason)
         else:
             pipeline.add(item)
+            pipeline.maybe_flush()
     pipeline.close()
     return store, pipeline.stats
 

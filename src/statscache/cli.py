@@ -1,4 +1,4 @@
-"""The command line: ``statscache replay | show | plugins | serve``."""
+"""The command line: ``statscache replay | show | plugins | serve | run``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TypeVar
@@ -98,7 +97,8 @@ def _replay_one(pipeline: Pipeline, path: str, progress: bool | None) -> None:
                     pipeline.reject(item.reason)
                     log.info("%s: rejected: %s", path, item)
                 else:
-                    _guard(partial(pipeline.add, item))
+                    pipeline.add(item)
+                    _guard(pipeline.maybe_flush)
         except SourceError as error:
             _guard(pipeline.close)  # keep what was read before the damage
             raise click.ClickException(str(error)) from None
@@ -147,6 +147,27 @@ def list_plugins(fmt: str) -> None:
             f"{item['ident']:<38} {item['kind']:<8} resolution={_span(item['resolution'])} "
             f"backlog={_span(item['backlog_delta'])}  {item['name']}: {item['summary']}"
         )
+
+
+@cli.command()
+@click.option("--config", "config_path", metavar="FILE", help="TOML configuration (see statscache.example.toml).")
+@db_option
+def run(config_path: str | None, db_url: str | None) -> None:
+    """Run the daemon: consume the bus, flush statistics, acknowledge what is counted."""
+    from statscache.config import ConfigError, load
+    from statscache.daemon import Daemon
+
+    try:
+        config = load(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    if db_url:
+        config.db_url = db_url
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger().setLevel(logging.INFO)  # a service says what it does
+        logging.getLogger("pika").setLevel(logging.CRITICAL)  # its failures are logged here, in one line
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    sys.exit(Daemon(config).run())
 
 
 @cli.command()

@@ -71,21 +71,24 @@ class Pipeline:
         return len(self._pending)
 
     def add(self, message: Message) -> None:
-        """Queue a message; flush when one is due."""
+        """Queue a message for the next flush (the caller calls :meth:`maybe_flush`)."""
         if message.id in self._pending:
             self.stats.duplicates += 1
         else:
             self._pending[message.id] = message
-        self.maybe_flush()
 
     def reject(self, reason: str) -> None:
         """Count input that could not become a message."""
         self.stats.rejected[reason] += 1
 
+    def due(self) -> bool:
+        """Whether enough messages wait or the flush interval has passed."""
+        waited = time.monotonic() - self._last_flush
+        return self.pending >= self.settings.max_pending or waited >= self.settings.flush_interval
+
     def maybe_flush(self) -> None:
-        """Flush if enough messages wait or the interval has passed."""
-        now = time.monotonic()
-        if self.pending >= self.settings.max_pending or now - self._last_flush >= self.settings.flush_interval:
+        """Flush if one is due."""
+        if self.due():
             self.flush()
 
     def flush(self) -> None:
