@@ -43,7 +43,7 @@ class AmqpConfig:
     amqp_url: str = FEDORA_PUBLIC_BROKER
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     bindings: list[dict[str, Any]] = field(default_factory=list)
-    qos: dict[str, int] = field(default_factory=lambda: {"prefetch_size": 0, "prefetch_count": 1000})
+    qos: dict[str, int] = field(default_factory=lambda: {"prefetch_size": 0, "prefetch_count": 5000})
     tls: dict[str, str | None] = field(
         default_factory=lambda: {
             "ca_cert": _certificate("cacert.pem"),

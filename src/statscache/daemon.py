@@ -57,7 +57,7 @@ class Daemon:
         self.metrics = Metrics()
         settings = Settings(
             flush_interval=config.flush_interval,
-            max_pending=config.max_pending,
+            max_pending=self._max_pending(config),
             seen_retention=config.seen_retention_days * 86400,
         )
         self.pipeline = Pipeline(self.store, [cls() for cls in self.classes], settings, on_commit=self._committed)
@@ -70,6 +70,18 @@ class Daemon:
         self.retry = Backoff()
         self.last_flush: float | None = None
         self.health: HealthServer | None = None
+
+    @staticmethod
+    def _max_pending(config: Config) -> int:
+        """Flush as soon as the broker has sent all it will before an acknowledgement.
+
+        The broker stops at ``prefetch_count`` unacknowledged messages, and they are
+        acknowledged only by a flush: waiting for the timer then would idle.
+        """
+        prefetch = int(config.amqp.qos.get("prefetch_count") or 0)
+        if config.amqp_enabled and 0 < prefetch < config.max_pending:
+            return prefetch
+        return config.max_pending
 
     def receive(self, item: Message | Rejected) -> None:
         """A source hands over one message (or a rejection)."""

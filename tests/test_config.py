@@ -1,0 +1,76 @@
+"""The daemon's configuration: the example file, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from statscache.config import AmqpConfig, Config, ConfigError, ZmqConfig, build, default_queue, load
+
+EXAMPLE = Path(__file__).parent.parent / "statscache.example.toml"
+
+
+def test_the_example_is_the_defaults() -> None:
+    assert load(str(EXAMPLE), environ={}) == load(None, environ={})
+
+
+@pytest.mark.parametrize(("section", "cls"), [("", Config), ("amqp", AmqpConfig), ("zmq", ZmqConfig)])
+def test_every_setting_is_documented_in_the_example(section: str, cls: type) -> None:
+    text = EXAMPLE.read_text()
+    for setting in fields(cls):
+        if setting.name in ("amqp", "zmq"):
+            continue
+        documented = re.search(rf"^#? ?\[{{0,2}}{section}\.?{setting.name}\b|^#? ?{setting.name} =", text, re.MULTILINE)
+        assert documented, f"{section or 'top level'}: {setting.name} is not in statscache.example.toml"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('db_url = "sqlite:///file.db"\nflush_interval = 2.0\n[amqp]\namqp_url = "amqp://file"\n')
+    environ = {
+        "STATSCACHE_FLUSH_INTERVAL": "0.5",
+        "STATSCACHE_AMQP_URL": "amqp://env",
+        "STATSCACHE_ZMQ_ENDPOINTS": "tcp://a:1, tcp://b:2",
+    }
+    config = load(str(path), environ=environ)
+    assert config.db_url == "sqlite:///file.db" and config.flush_interval == 0.5
+    assert config.amqp.amqp_url == "amqp://env" and config.zmq.endpoints == ["tcp://a:1", "tcp://b:2"]
+
+
+def test_default_queue_is_durable_unique_and_stable() -> None:
+    first, again = build({"db_url": "sqlite:///a.db"}), build({"db_url": "sqlite:///a.db"})
+    other = build({"db_url": "sqlite:///b.db"})
+    assert first.amqp.queues == again.amqp.queues and first.amqp.queues != other.amqp.queues
+    name, options = next(iter(first.amqp.queues.items()))
+    assert name == default_queue("sqlite:///a.db") and options["durable"] and not options["auto_delete"]
+    assert first.amqp.bindings[0]["queue"] == name
+    assert Path(first.amqp.tls["ca_cert"] or "").exists() and Path(first.amqp.tls["certfile"] or "").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "complaint"),
+    [
+        ({"flush_interval": "soon"}, "flush_interval"),
+        ({"max_pending": 0}, "max_pending"),
+        ({"health_port": 70000}, "health_port"),
+        ({"amqp_enabled": "maybe", "db_url": 3}, "db_url"),
+        ({"nonsense": 1}, "nonsense"),
+        ({"amqp": {"url": "x"}}, "url"),
+        ({"zmq": "tcp://x"}, "[zmq]"),
+    ],
+)
+def test_bad_settings_say_which(data: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(complaint)):
+        build(data)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing.toml"):
+        load(str(tmp_path / "missing.toml"), environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("db_url = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(str(broken), environ={})
