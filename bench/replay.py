@@ -21,7 +21,6 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workload  # noqa: E402
 
-from statscache.message import Rejected  # noqa: E402
 from statscache.pipeline import Pipeline, Settings  # noqa: E402
 from statscache.plugin import discover  # noqa: E402
 from statscache.sources.file import read  # noqa: E402
@@ -45,12 +44,7 @@ def replay(path: Path, url: str) -> tuple[int, float]:
     store.prepare(classes)
     pipeline = Pipeline(store, [cls() for cls in classes], Settings(flush_interval=1.0, max_pending=10_000))
     started = time.perf_counter()
-    for item in read(str(path)):
-        if isinstance(item, Rejected):
-            pipeline.reject(item.reason)
-        else:
-            pipeline.add(item)
-            pipeline.maybe_flush()
+    pipeline.feed(read(str(path)))
     pipeline.close()
     elapsed = time.perf_counter() - started
     store.close()

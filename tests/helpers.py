@@ -28,12 +28,7 @@ def replay_messages(
     store = Store(url)
     store.prepare(classes)
     pipeline = Pipeline(store, [cls() for cls in classes], settings or Settings(flush_interval=3600))
-    for item in items:
-        if isinstance(item, Rejected):
-            pipeline.reject(item.reason)
-        else:
-            pipeline.add(item)
-            pipeline.maybe_flush()
+    pipeline.feed(items)
     pipeline.close()
     return store, pipeline.stats
 

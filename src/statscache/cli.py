@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from statscache import serialise
-from statscache.message import Rejected, parse_time
+from statscache.message import parse_time
 from statscache.models import Window
 from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin, PluginError, discover
@@ -92,13 +92,7 @@ def _replay_one(pipeline: Pipeline, path: str, progress: bool | None) -> None:
     disable = None if progress is None else not progress
     with tqdm(total=total, unit="B", unit_scale=True, desc=Path(path).name, disable=disable, leave=False) as bar:
         try:
-            for item in read(path, progress=bar.update):
-                if isinstance(item, Rejected):
-                    pipeline.reject(item.reason)
-                    log.info("%s: rejected: %s", path, item)
-                else:
-                    pipeline.add(item)
-                    _guard(pipeline.maybe_flush)
+            _guard(lambda: pipeline.feed(read(path, progress=bar.update)))
         except SourceError as error:
             _guard(pipeline.close)  # keep what was read before the damage
             raise click.ClickException(str(error)) from None

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from statscache.message import Message
+from statscache.message import Message, Rejected
 from statscache.plugin import Plugin
 from statscache.store import Store
 
@@ -80,6 +80,16 @@ class Pipeline:
     def reject(self, reason: str) -> None:
         """Count input that could not become a message."""
         self.stats.rejected[reason] += 1
+
+    def feed(self, items: Iterable[Message | Rejected]) -> None:
+        """Add every message, count every rejection, flushing whenever one is due."""
+        for item in items:
+            if isinstance(item, Rejected):
+                self.reject(item.reason)
+                log.info("rejected: %s", item)
+            else:
+                self.add(item)
+                self.maybe_flush()
 
     def due(self) -> bool:
         """Whether enough messages wait or the flush interval has passed."""
