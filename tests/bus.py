@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pika
+import pika.exceptions
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -21,6 +22,16 @@ class Bus:
     def __init__(self) -> None:
         self.exchange = f"statscache-test-{uuid.uuid4()}"
         self.queue = str(uuid.uuid4())
+        self.connect()
+
+    def connect(self) -> None:
+        """(Re)connect the publishing side, declaring the exchange and the queue."""
+        if hasattr(self, "connection"):
+            try:
+                self.connection.process_data_events(0)  # notice the broker's close
+                self.connection.close()
+            except pika.exceptions.AMQPError:
+                pass
         self.connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
         self.channel = self.connection.channel()
         self.channel.exchange_declare(self.exchange, exchange_type="topic", auto_delete=False)

@@ -262,6 +262,23 @@ def test_broker_outage_then_reconnects_by_itself(bus: Bus, sqlite_url: str, tmp_
     assert code == 0 and "lost the AMQP connection" in daemon.output(), daemon.output()
 
 
+def test_real_broker_restart_while_consuming(bus: Bus, sqlite_url: str, tmp_path: Path) -> None:
+    """rabbitmqctl stop_app / start_app: the broker closes every connection, then comes back."""
+    daemon = Running(write_config(tmp_path / "c.toml", sqlite_url, bus.amqp_config(), 0), tmp_path / "log")
+    records = generated(600, seed=17)
+    daemon.start()
+    bus.publish_all(records[:300])
+    wait_for(lambda: counted(sqlite_url) == 300, 60, "the first part counted")
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=60)
+    time.sleep(1)
+    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=60)
+    bus.connect()
+    bus.publish_all(records[300:])
+    wait_for(lambda: counted(sqlite_url) == len(records) and bus.queued() == 0, 90, "reconnection after the restart")
+    code, _ = daemon.terminate()
+    assert code == 0 and "lost the AMQP connection" in daemon.output(), daemon.output()
+
+
 def test_poison_messages_are_rejected_and_the_rest_counted(bus: Bus, sqlite_url: str, tmp_path: Path) -> None:
     health = free_port()
     daemon = Running(write_config(tmp_path / "c.toml", sqlite_url, bus.amqp_config(), health), tmp_path / "log")
