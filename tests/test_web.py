@@ -197,9 +197,13 @@ def test_a_flush_changes_the_etag(tmp_path: Path) -> None:
     lines = (CORPUS / "fedmsg.jsonl").read_text().splitlines()
     replay_messages(url, [from_dict(json.loads(line)) for line in lines[:50] if json.loads(line)["timestamp"]])
     client = create_app(url).test_client()
-    etag = client.get("/api/volume-1d").headers["ETag"]
+    first = client.get("/api/volume-1d")
+    assert client.get("/api/volume-1d").headers["X-Total-Count"] == first.headers["X-Total-Count"]
     replay_messages(url, [from_dict(json.loads(line)) for line in lines[50:] if json.loads(line)["timestamp"]])
-    assert client.get("/api/volume-1d", headers={"If-None-Match": etag}).status_code == 200
+    after = client.get("/api/volume-1d", headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200
+    assert int(after.headers["X-Total-Count"]) > int(first.headers["X-Total-Count"]), "the cached count was dropped"
+    assert int(after.headers["X-Total-Count"]) == len(everything(client, "volume-1d"))
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ change a result) and how its rows are serialised.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import Counter as Tally
@@ -224,8 +225,9 @@ class Counter(ModelKind):
             query = query.where(c.key.in_(window.keys))
         if self.key and window.top is not None:
             query = query.where(c.key.in_(self._top_keys(table, window)))
-        order = [timestamp.desc() if window.descending else timestamp, *([c.key] if self.key else [])]
-        return query.order_by(*order)
+        # keys run the same way as time, so the primary key index serves the order in both directions
+        columns = [timestamp, *([c.key] if self.key else [])]
+        return query.order_by(*[column.desc() if window.descending else column for column in columns])
 
     def _top_keys(self, table: Table, window: Window) -> Select[Any]:
         """The ``window.top`` keys with the largest totals in the window (ties by key)."""
@@ -367,8 +369,10 @@ class Latest(ModelKind):
 
 
 def _between(query: Select[Any], column: Any, start: float | None, stop: float | None) -> Select[Any]:
+    """``start <= column <= stop``; on an integer column with integer bounds, so its index serves."""
+    integer = isinstance(column.type, BigInteger)
     if start is not None:
-        query = query.where(column >= start)
+        query = query.where(column >= (math.ceil(start) if integer else start))
     if stop is not None:
-        query = query.where(column <= stop)
+        query = query.where(column <= (math.floor(stop) if integer else stop))
     return query

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -59,6 +60,7 @@ class Store:
         self.engine = _engine(url)
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {}
+        self.existing: set[str] = set()
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -178,45 +180,81 @@ class Store:
         log.info("forgot %d counted message ids older than %.0f", forgotten, horizon)
         return horizon
 
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """Reads on one connection, in one transaction: one consistent snapshot."""
+        with self.engine.connect() as connection:
+            yield Reader(self, connection)
+
+    def exists(self, connection: Connection, table: Table) -> bool:
+        """Whether ``table`` exists (remembered once seen: tables are never dropped)."""
+        if table.name in self.existing:
+            return True
+        if self.engine.dialect.has_table(connection, table.name):
+            self.existing.add(table.name)
+            return True
+        return False
+
     def rows(self, plugin: type[Plugin], window: Window = ALL, offset: int = 0, limit: int | None = None) -> list[Row]:
         """The serialised rows of a plugin within ``window``; ``offset``/``limit`` page through them."""
-        table = self.table(plugin)
-        with self.engine.connect() as connection:
-            if not self.engine.dialect.has_table(connection, table.name):
-                return []
-            return plugin.model.rows(connection, table, window, offset, limit)
+        with self.reader() as reader:
+            return reader.rows(plugin, window, offset, limit)
 
     def count(self, plugin: type[Plugin], window: Window = ALL) -> int:
         """How many rows of a plugin ``window`` holds."""
-        table = self.table(plugin)
-        with self.engine.connect() as connection:
-            if not self.engine.dialect.has_table(connection, table.name):
-                return 0
-            return plugin.model.count(connection, table, window)
+        with self.reader() as reader:
+            return reader.count(plugin, window)
 
     def newest(self, plugin: type[Plugin]) -> float | None:
         """The timestamp of a plugin's newest row, if any."""
-        table = self.table(plugin)
-        with self.engine.connect() as connection:
-            if not self.engine.dialect.has_table(connection, table.name):
-                return None
-            return plugin.model.newest(connection, table)
+        with self.reader() as reader:
+            return reader.newest(plugin)
 
     def updated_at(self, plugin: type[Plugin]) -> float | None:
         """When a flush last changed a plugin's rows (epoch seconds), if ever."""
-        table = schema.plugins
-        with self.engine.connect() as connection:
-            if not self.engine.dialect.has_table(connection, table.name):
-                return None
-            query = select(table.c.updated_at).where(table.c.ident == plugin.ident)
-            value = connection.execute(query).scalar_one_or_none()
-            return None if value is None else float(value)
+        with self.reader() as reader:
+            return reader.updated_at(plugin)
 
     def plugin_state(self) -> dict[str, dict[str, Any]]:
         """Per registered ident: slot, oldest, newest, closed_before, checkpoint."""
         with self.engine.connect() as connection:
             result = connection.execute(select(schema.plugins))
             return {row.ident: dict(row._mapping) for row in result}
+
+
+class Reader:
+    """Reads of statistics on one connection (see :meth:`Store.reader`)."""
+
+    def __init__(self, store: Store, connection: Connection) -> None:
+        self.store, self.connection = store, connection
+
+    def _table(self, plugin: type[Plugin]) -> Table | None:
+        table = self.store.table(plugin)
+        return table if self.store.exists(self.connection, table) else None
+
+    def rows(self, plugin: type[Plugin], window: Window = ALL, offset: int = 0, limit: int | None = None) -> list[Row]:
+        """See :meth:`Store.rows`."""
+        table = self._table(plugin)
+        return [] if table is None else plugin.model.rows(self.connection, table, window, offset, limit)
+
+    def count(self, plugin: type[Plugin], window: Window = ALL) -> int:
+        """See :meth:`Store.count`."""
+        table = self._table(plugin)
+        return 0 if table is None else plugin.model.count(self.connection, table, window)
+
+    def newest(self, plugin: type[Plugin]) -> float | None:
+        """See :meth:`Store.newest`."""
+        table = self._table(plugin)
+        return None if table is None else plugin.model.newest(self.connection, table)
+
+    def updated_at(self, plugin: type[Plugin]) -> float | None:
+        """See :meth:`Store.updated_at`."""
+        table = schema.plugins
+        if not self.store.exists(self.connection, table):
+            return None
+        query = select(table.c.updated_at).where(table.c.ident == plugin.ident)
+        value = self.connection.execute(query).scalar_one_or_none()
+        return None if value is None else float(value)
 
 
 def _engine(url: str) -> Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from statscache.plugin import Plugin
+from statscache.store import Reader
 from statscache.web import openapi
 from statscache.web.formats import choose, error, render
 from statscache.web.params import BadParameter, RowsQuery, callback, choice, rows_query
@@ -31,7 +33,8 @@ def index() -> Response:
 def plugins() -> Response:
     """Every statistic described, with the time of its newest row and links."""
     kind = choose(request, choice(request.args, "format", ("json", "csv"), None), callback(request.args))
-    described = [_describe(plugin) for _, plugin in sorted(state().plugins.items())]
+    with state().store.reader() as reader:
+        described = [_describe(plugin, reader) for _, plugin in sorted(state().plugins.items())]
     columns = ["ident", "name", "summary", "kind", "resolution", "backlog_delta", "newest"]
     return render(described, kind, callback(request.args), columns if kind == "csv" else ())
 
@@ -44,19 +47,18 @@ def statistic(ident: str) -> Response:
     now = time.time()
     query = rows_query(request.args, plugin, now, app.max_rows_per_page)
     kind = choose(request, query.format, query.callback)
-    updated = app.store.updated_at(plugin)
-    etag = _etag(ident, updated, request.args, kind)
-    if _not_modified(etag, updated):
-        return _conditional(Response(status=304), etag, updated)
-    total = app.store.count(plugin, query.window)
-    if query.limit is not None:
-        total = min(total, query.limit)
-    pages = max(1, math.ceil(total / query.rows_per_page))
-    if query.page > pages:
-        raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
-    offset = (query.page - 1) * query.rows_per_page
-    take = min(query.rows_per_page, total - offset)
-    rows = app.store.rows(plugin, query.window, offset, take) if take > 0 else []
+    with app.store.reader() as reader:  # one connection, one snapshot
+        updated = reader.updated_at(plugin)
+        etag = _etag(ident, updated, request.args, kind)
+        if _not_modified(etag, updated):
+            return _conditional(Response(status=304), etag, updated)
+        total = _count(reader, plugin, query, updated)
+        pages = max(1, math.ceil(total / query.rows_per_page))
+        if query.page > pages:
+            raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
+        offset = (query.page - 1) * query.rows_per_page
+        take = min(query.rows_per_page, total - offset)
+        rows = reader.rows(plugin, query.window, offset, take) if take > 0 else []
     response = render(rows, kind, query.callback, plugin.model.columns)
     response.headers["Link"] = _links(ident, query, pages, now)
     response.headers["X-Link-Number"] = str(query.page)
@@ -82,9 +84,23 @@ def openapi_json() -> Response:
     return render(openapi.document(sorted(state().plugins)), "json")
 
 
-def _describe(plugin: type[Plugin]) -> dict[str, Any]:
+def _count(reader: Reader, plugin: type[Plugin], query: RowsQuery, updated: float | None) -> int:
+    """Rows in the window (capped by ``limit``); cached until the next flush changes the statistic."""
+    window = query.window
+    if "stop" not in request.args:
+        window = replace(window, stop=None)  # "until now": no new row appears but by a flush
+    key = (plugin.ident, window, updated)
+    total = state().counts.get(key) if updated is not None else None
+    if total is None:
+        total = reader.count(plugin, query.window)
+        if updated is not None:
+            state().counts.put(key, total)
+    return total if query.limit is None else min(total, query.limit)
+
+
+def _describe(plugin: type[Plugin], reader: Reader) -> dict[str, Any]:
     described = plugin.describe()
-    described["newest"] = state().store.newest(plugin)
+    described["newest"] = reader.newest(plugin)
     described["links"] = {"self": url_for(".statistic", ident=plugin.ident, _external=True)}
     if getattr(plugin, "layout", None) is not None:
         described["links"]["layout"] = url_for(".layout", ident=plugin.ident, _external=True)
