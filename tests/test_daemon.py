@@ -36,6 +36,8 @@ def toml(value: Any) -> str:
 
 def write_config(path: Path, db_url: str, amqp: dict[str, Any] | None, health_port: int, **extra: Any) -> Path:
     lines = [f"db_url = {toml(db_url)}", f"health_port = {health_port}", "flush_interval = 0.2"]
+    if "backfill" not in extra:
+        lines.append("backfill = false")
     lines += [f"{key} = {toml(value)}" for key, value in extra.items() if not isinstance(value, dict)]
     lines.append(f"amqp_enabled = {'true' if amqp else 'false'}")
     if amqp:
@@ -139,16 +141,15 @@ def metric(port: int, name: str) -> float:
     )
 
 
-def generated(count: int, seed: int) -> list[dict[str, Any]]:
-    """Fresh messages with real bodies, timestamps over a week, unique ids."""
+def generated(count: int, seed: int, start: float = 1_700_000_000.0, span: float = 7 * 86400) -> list[dict[str, Any]]:
+    """Fresh messages with real bodies, timestamps over ``span`` seconds from ``start``, unique ids."""
     rng = random.Random(seed)
     templates = [r for r in expect.unique_records([CORPUS / "fedmsg.jsonl"])]
-    start = 1_700_000_000.0
     return [
         {
             **rng.choice(templates),
             "msg_id": str(uuid.UUID(int=rng.getrandbits(128))),
-            "timestamp": start + rng.random() * 7 * 86400,
+            "timestamp": start + rng.random() * span,
         }
         for _ in range(count)
     ]
@@ -328,6 +329,42 @@ def test_zeromq_pub_socket(sqlite_url: str, tmp_path: Path) -> None:
     finally:
         publisher.close(linger=0)
         context.term()
+
+
+def test_backfill_and_live_traffic_meet_without_a_hole_or_a_double(bus: Bus, sqlite_url: str, tmp_path: Path) -> None:
+    """Start-up back-fills the last hour from datagrepper while consuming live; the two overlap."""
+    from datagrepper import Datagrepper
+
+    now = time.time()
+    history = generated(300, seed=21, start=now - 3000, span=2900)
+    fresh = generated(200, seed=22, start=now - 30, span=20)
+    live = history[-100:] + fresh  # the broker still holds the last 100 the archive also has
+    with Datagrepper(history) as archive:
+        settings = {"backfill": True, "datagrepper_url": archive.url, "backfill_days": 1 / 24}
+        config = write_config(tmp_path / "c.toml", sqlite_url, bus.amqp_config(), 0, **settings)
+        daemon = Running(config, tmp_path / "log")
+        bus.publish_all(live)
+        daemon.start()
+        union = expect.unique_records([_jsonl(tmp_path / "all.jsonl", history + fresh)])
+        wait_for(lambda: counted(sqlite_url) >= len(union) and bus.queued() == 0, 60, "history and live counted")
+        time.sleep(1)
+        code, _ = daemon.terminate()
+    assert code == 0, daemon.output()
+    assert counted(sqlite_url) == len(union) == 500
+    with Store(sqlite_url) as store:
+        rows = all_rows(store)
+        checkpoints = {entry["checkpoint"] for entry in store.plugin_state().values()}
+    assert same_rows(rows["volume-1m"], expected_statistics(union)["volume-1m"])
+    assert all(c is not None and c >= now - 3600 for c in checkpoints), checkpoints
+
+
+def _jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    return path
+
+
+def same_rows(rows: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    return sorted(map(repr, rows)) == sorted(map(repr, want))
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:

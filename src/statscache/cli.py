@@ -1,15 +1,17 @@
-"""The command line: ``statscache replay | show | plugins | serve | run``."""
+"""The command line: ``statscache replay | show | plugins | serve | run | backfill | status``."""
 
 from __future__ import annotations
 
 import gc
 import logging
+import math
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +22,7 @@ from statscache.message import parse_time
 from statscache.models import Window
 from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin, PluginError, discover
+from statscache.sources.datagrepper import FEDORA as FEDORA_DATAGREPPER
 from statscache.sources.file import STDIN, SourceError, read
 from statscache.store import Store, StoreError, resolve_url
 
@@ -141,6 +144,106 @@ def list_plugins(fmt: str) -> None:
             f"{item['ident']:<38} {item['kind']:<8} resolution={_span(item['resolution'])} "
             f"backlog={_span(item['backlog_delta'])}  {item['name']}: {item['summary']}"
         )
+
+
+@cli.command()
+@click.option("--since", required=True, metavar="T", help="Epoch seconds or ISO-8601: the oldest history wanted.")
+@click.option("--until", metavar="T", help="Epoch seconds or ISO-8601 (default: now).")
+@click.option("--plugin", "idents", multiple=True, metavar="IDENT", help="Only these statistics (repeatable).")
+@click.option("--datagrepper", "datagrepper_url", default=FEDORA_DATAGREPPER, show_default=True, metavar="URL")
+@click.option("--datanommer", "datanommer_url", metavar="URL", help="Read datanommer's PostgreSQL directly instead.")
+@click.option("--window", type=click.FloatRange(1), default=3600.0, show_default=True, help="Seconds per window.")
+@click.option("--concurrency", type=click.IntRange(1, 8), default=2, show_default=True, help="Windows in flight.")
+@click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries of a failed page.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@db_option
+def backfill(
+    since: str,
+    until: str | None,
+    idents: Sequence[str],
+    datagrepper_url: str,
+    datanommer_url: str | None,
+    window: float,
+    concurrency: int,
+    retries: int,
+    progress: bool | None,
+    db_url: str | None,
+) -> None:
+    """Fetch and count the history the statistics miss (resumable: rerun to continue)."""
+    from statscache.backfill import Backfill, plan
+    from statscache.sources.datagrepper import ClientSettings, DatagrepperClient
+
+    start = _time(since, "--since")
+    end = _time(until, "--until") if until else time.time()
+    assert start is not None and end is not None
+    if start >= end:
+        raise click.ClickException("--since is not before --until")
+    store, plugins = _open(db_url, idents or None)
+    with store:
+        ranges = plan(store, [type(plugin) for plugin in plugins], end, since=start)
+        total = sum(math.ceil((r.end - r.start) / window) for r in ranges)
+        settings = ClientSettings(url=datagrepper_url, retries=retries)
+        client = None if datanommer_url else DatagrepperClient(settings)
+        fetch = client.window if client else _archive(datanommer_url or "")
+        disable = None if progress is None else not progress
+        with tqdm(total=total, unit="window", desc="back-fill", disable=disable) as bar:
+            job = Backfill(store, fetch, window=window, concurrency=concurrency, progress=_bar(bar))
+            try:
+                report = _guard(lambda: job.run(ranges))
+            except KeyboardInterrupt:
+                job.stopping.set()
+                click.echo(f"interrupted; rerun to continue: {job.report.summary()}", err=True)
+                sys.exit(130)
+            finally:
+                if client is not None:
+                    client.close()
+    click.echo(f"back-filled {store.safe_url}: {report.summary()}")
+    if report.gaps:
+        sys.exit(1)
+
+
+def _bar(bar: tqdm[Any]) -> Callable[[int, int], None]:
+    messages = 0
+
+    def advance(read: int, windows: int) -> None:
+        nonlocal messages
+        messages += read
+        bar.update(windows)
+        bar.set_postfix(messages=messages, refresh=False)
+
+    return advance
+
+
+def _archive(url: str) -> Callable[[float, float], list[Any]]:
+    from statscache.sources.datanommer import read as read_archive
+
+    return lambda start, end: list(read_archive(url, start, end))
+
+
+@cli.command()
+@db_option
+def status(db_url: str | None) -> None:
+    """Per statistic: its checkpoint, rows and newest row; then any back-fill gap."""
+    classes = _discover(None)
+    with _store(db_url, must_exist=True) as store:
+        _guard(lambda: _print_status(store, classes))
+
+
+def _print_status(store: Store, classes: list[type[Plugin]]) -> None:
+    state = store.plugin_state()
+    with store.reader() as reader:
+        for cls in classes:
+            checkpoint = state.get(cls.ident, {}).get("checkpoint")
+            click.echo(
+                f"{cls.ident:<38} checkpoint={_iso(checkpoint)} rows={reader.count(cls)} "
+                f"newest={_iso(reader.newest(cls))}"
+            )
+    for gap in store.gaps():
+        click.echo(f"gap {_iso(gap['start'])}..{_iso(gap['end'])} for {gap['plugins']}: {gap['reason']}")
+
+
+def _iso(epoch: float | None) -> str:
+    return "-" if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 @cli.command()

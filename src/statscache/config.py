@@ -72,6 +72,9 @@ class Config:
     health_host: str = "127.0.0.1"
     health_port: int = 9940
     amqp_enabled: bool = True
+    backfill: bool = True
+    datagrepper_url: str = "https://apps.fedoraproject.org/datagrepper/"
+    backfill_days: float = 1.0
     amqp: AmqpConfig = field(default_factory=AmqpConfig)
     zmq: ZmqConfig = field(default_factory=ZmqConfig)
 

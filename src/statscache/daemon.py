@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from statscache.backfill import Backfill, plan
 from statscache.config import Config
 from statscache.health import HealthServer, Metrics
 from statscache.message import Message, Rejected
@@ -25,11 +26,13 @@ from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin, discover
 from statscache.sources.amqp import AmqpSource
 from statscache.sources.backoff import Backoff
+from statscache.sources.datagrepper import ClientSettings, DatagrepperClient
 from statscache.sources.zmq import ZmqSource
 from statscache.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET = 4.0  # seconds for the last flush, within the 5 s a service manager allows
+LIVE_MARGIN = 300.0  # seconds a live message may be late or its sender's clock behind
 
 
 class Source(Protocol):
@@ -67,6 +70,8 @@ class Daemon:
         if config.zmq.endpoints:
             self.sources.append(ZmqSource(config.zmq, self.receive))
         self.stopping = threading.Event()
+        self.backfill: Backfill | None = None
+        self.backfilled: set[str] = set()  # plugins whose history is complete up to live start
         self.retry = Backoff()
         self.last_flush: float | None = None
         self.health: HealthServer | None = None
@@ -104,6 +109,7 @@ class Daemon:
             if not self._prepare():
                 return 1
             log.info("running %d statistics from %s", len(self.classes), ", ".join(s.name for s in self.sources))
+            self._start_backfill()
             while not self.stopping.is_set():
                 for source in self.sources:
                     source.poll(0.1 / len(self.sources))
@@ -150,12 +156,14 @@ class Daemon:
             database = False
         consuming = {source.name: source.consuming for source in self.sources}
         age = None if self.last_flush is None else round(time.time() - self.last_flush, 3)
+        backfill = None if self.backfill is None else self.backfill.report
         return {
             "healthy": database and all(consuming.values()),
             "consuming": consuming,
             "database": database,
             "last_flush_age_seconds": age,
             "pending": self.pipeline.pending,
+            "backfill": None if backfill is None else {"messages": backfill.messages, "gaps": len(backfill.gaps)},
         }
 
     def _committed(self, batch: list[Message]) -> None:
@@ -163,6 +171,40 @@ class Daemon:
         self.metrics.last_flush.set(self.last_flush)
         for source in self.sources:
             source.commit()
+        if self.backfilled and batch:
+            # live messages arrive about in order: all sent before the newest counted one,
+            # less a margin for clock skew and stragglers, are counted too
+            self.store.advance_checkpoint(sorted(self.backfilled), max(m.epoch for m in batch) - LIVE_MARGIN)
+
+    def _start_backfill(self) -> None:
+        """Back-fill, beside live consumption, what each statistic missed before now."""
+        if not self.config.backfill:
+            return
+        started = time.time()
+        ranges = plan(self.store, self.classes, started, default=started - self.config.backfill_days * 86400)
+        complete = {plugin.ident for plugin in self.classes} - {i for r in ranges for i in r.idents}
+        self.backfilled.update(complete)
+        if not ranges:
+            return
+        client = DatagrepperClient(ClientSettings(url=self.config.datagrepper_url))
+        self.backfill = Backfill(self.store, client.window, stopping=self.stopping)
+
+        def work() -> None:
+            try:
+                assert self.backfill is not None
+                for span in ranges:
+                    gaps = len(self.backfill.report.gaps)
+                    self.backfill.run([span])
+                    if len(self.backfill.report.gaps) == gaps and not self.stopping.is_set():
+                        self.backfilled.update(span.idents)
+                log.info("back-fill finished: %s", self.backfill.report.summary())
+            except Exception:  # noqa: BLE001 - the live side goes on; the checkpoints tell what is missing
+                log.exception("back-fill stopped")
+            finally:
+                client.close()
+
+        self.backfill_thread = threading.Thread(target=work, name="statscache-backfill", daemon=True)
+        self.backfill_thread.start()
 
     def _prepare(self) -> bool:
         """Create or migrate the schema, waiting for the database if it is not up yet."""

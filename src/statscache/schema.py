@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -36,6 +36,18 @@ flush_lock = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("flushes", BigInteger, nullable=False),
+)
+
+# Windows a back-fill could not fetch: the plugins' checkpoints stay before them.
+gaps = Table(
+    "statscache_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("plugins", Text, nullable=False),  # space-separated idents
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", Float, nullable=False),
 )
 
 BITS = 62  # bits used per mask word: stays positive in a signed 64-bit integer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -214,6 +215,41 @@ class Store:
         """When a flush last changed a plugin's rows (epoch seconds), if ever."""
         with self.reader() as reader:
             return reader.updated_at(plugin)
+
+    def advance_checkpoint(self, idents: Sequence[str], value: float) -> None:
+        """Record that these plugins are complete up to ``value`` (checkpoints never go back)."""
+        table = schema.plugins
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.ident.in_(idents), or_(table.c.checkpoint.is_(None), table.c.checkpoint < value))
+                .values(checkpoint=value)
+            )
+
+    def record_gap(self, idents: Sequence[str], start: float, end: float, reason: str) -> None:
+        """Remember a window that could not be fetched for these plugins."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                schema.gaps.insert().values(
+                    start=start, end=end, plugins=" ".join(idents), reason=reason, recorded_at=time.time()
+                )
+            )
+
+    def clear_gaps(self, idents: Sequence[str], start: float, end: float) -> None:
+        """Forget the gaps of these plugins that a complete back-fill of ``[start, end]`` covered."""
+        gaps = schema.gaps
+        with self.engine.begin() as connection:
+            connection.execute(
+                gaps.delete().where(gaps.c.plugins == " ".join(idents), gaps.c.start >= start, gaps.c.end <= end)
+            )
+
+    def gaps(self) -> list[dict[str, Any]]:
+        """Every known gap, oldest first."""
+        with self.engine.connect() as connection:
+            if not self.exists(connection, schema.gaps):
+                return []
+            rows = connection.execute(select(schema.gaps).order_by(schema.gaps.c.start))
+            return [dict(row._mapping) for row in rows]
 
     def plugin_state(self) -> dict[str, dict[str, Any]]:
         """Per registered ident: slot, oldest, newest, closed_before, checkpoint."""
