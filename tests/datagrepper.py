@@ -3,7 +3,13 @@
 It serves a list of datanommer rows (dicts like the lines of ``tests/corpus/fedmsg.jsonl``: ``msg_id``,
 ``topic``, ``timestamp`` in epoch seconds, ``msg``, ``i``, ``username``, ...) with datagrepper's query
 semantics, and lets a test inject faults (failed, dropped and slow requests), insert messages while a
-client walks pages, and inspect what it received (request count, most requests in flight at once, a log).
+client walks pages, and inspect what it received (request count, most requests in flight at once, a log)::
+
+    with Datagrepper(load_jsonl(CORPUS)) as archive:   # archive.url == "http://127.0.0.1:PORT/"
+        archive.fail(2, status=502, path="/raw")       # the next two /raw requests get a 502
+        archive.slow(1.0, times=1, page=3)             # the next page-3 request waits a second
+        archive.on_page = lambda request: archive.add([late]) if request["page"] == 2 else None
+        ...                                            # archive.requests, .max_in_flight, .log
 
 Semantics, as learnt from the real code (fedora-infra/datagrepper ``datagrepper/app.py`` ``raw()`` and
 ``datagrepper/util.py``; fedora-infra/datanommer ``datanommer.models/datanommer/models/__init__.py``):

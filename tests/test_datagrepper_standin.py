@@ -350,6 +350,13 @@ def test_slow_pages_are_slow_and_trip_client_timeouts(server: Datagrepper) -> No
     with pytest.raises(requests.Timeout):
         get(server.url + "raw", {"page": 3}, timeout=0.3)
     assert get(server.url + "raw", {"page": 3}, timeout=2)[0] == 200
+    server.slow(5.0, None)
+    server.slow(0, times=0)  # replaces the earlier setting: no longer slow
+    server.fail(None, 502)
+    server.fail(0)
+    began = time.monotonic()
+    assert get(server.url + "raw", timeout=2)[0] == 200
+    assert time.monotonic() - began < 1
 
 
 def test_stop_wakes_sleeping_requests(rows: list[Row]) -> None:
@@ -386,8 +393,10 @@ def test_a_message_added_during_an_ascending_walk_appears_in_a_later_page(rows: 
     before = expected(rows, start, end)
     late = {"topic": "org.fedoraproject.prod.late.arrival", "timestamp": end, "msg": {"late": True}}
     with Datagrepper(rows) as standin:
+        seen: list[dict[str, Any]] = []
 
         def arrive(request: dict[str, Any]) -> None:
+            seen.append(request)
             if request["page"] == 2:
                 standin.add([late])
 
@@ -396,6 +405,26 @@ def test_a_message_added_during_an_ascending_walk_appears_in_a_later_page(rows: 
     assert envelopes[0]["total"] == len(before) and envelopes[-1]["total"] == len(before) + 1
     assert [key(row) for row in walked] == [key(row) for row in before + [late]]
     assert standin.hook_errors == []
+    assert [request["page"] for request in seen] == list(range(1, len(envelopes) + 1))
+    assert seen[0] == {
+        "endpoint": "/raw",
+        "page": 1,
+        "rows_per_page": 10,
+        "order": "asc",
+        "start": start,
+        "end": end,
+        "params": {"start": [str(start)], "end": [str(end)], "order": ["asc"], "rows_per_page": ["10"], "page": ["1"]},
+    }
+
+
+def test_a_failing_hook_is_a_500_and_is_kept(server: Datagrepper) -> None:
+    def broken(request: dict[str, Any]) -> None:
+        raise RuntimeError("boom")
+
+    server.on_page = broken
+    code, body = get(server.url + "raw")
+    assert code == 500 and body["error"] == "internal_error"
+    assert [str(error) for error in server.hook_errors] == ["boom"]
 
 
 def test_a_message_added_during_a_descending_walk_shifts_the_offsets(rows: list[Row]) -> None:
