@@ -400,3 +400,23 @@ def test_json_typed_body_columns_are_read(empty: Archive) -> None:
     (message,) = messages(list(read(empty.url, *EVERYTHING)))
     assert message.body == {"a": [1, {"b": None}]}
     assert message.epoch == 1_650_000_000.25
+
+
+def test_statscache_backfill_from_datanommer(archive: Archive, tmp_path: Any) -> None:
+    """``statscache backfill --datanommer URL`` counts every archived message once, and a rerun adds nothing."""
+    from click.testing import CliRunner
+
+    from statscache.cli import cli
+    from statscache.plugin import discover
+    from statscache.store import Store
+
+    db = f"sqlite:///{tmp_path / 'from-archive.db'}"
+    low = min(row.micros for row in archive.rows) / 1e6 - 1
+    high = max(row.micros for row in archive.rows) / 1e6 + 1
+    args = ["backfill", "--since", str(low), "--until", str(high), "--datanommer", archive.url, "--db", db]
+    for _ in range(2):
+        result = CliRunner().invoke(cli, [*args, "--window", str(365 * 86400)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    volume = next(cls for cls in discover() if cls.ident == "volume-1d")
+    with Store(db) as store:
+        assert sum(int(row["volume"]) for row in store.rows(volume)) == len({row.msg_id for row in archive.rows})
