@@ -341,13 +341,16 @@ def test_backfill_and_live_traffic_meet_without_a_hole_or_a_double(bus: Bus, sql
     live = history[-100:] + fresh  # the broker still holds the last 100 the archive also has
     with Datagrepper(history) as archive:
         settings = {"backfill": True, "datagrepper_url": archive.url, "backfill_days": 1 / 24}
-        config = write_config(tmp_path / "c.toml", sqlite_url, bus.amqp_config(), 0, **settings)
+        health = free_port()
+        config = write_config(tmp_path / "c.toml", sqlite_url, bus.amqp_config(), health, **settings)
         daemon = Running(config, tmp_path / "log")
         bus.publish_all(live)
         daemon.start()
         union = expect.unique_records([_jsonl(tmp_path / "all.jsonl", history + fresh)])
         wait_for(lambda: counted(sqlite_url) >= len(union) and bus.queued() == 0, 60, "history and live counted")
         time.sleep(1)
+        assert metric(health, "statscache_backfill_messages") == len(history)
+        assert metric(health, "statscache_backfill_gaps") == 0
         code, _ = daemon.terminate()
     assert code == 0, daemon.output()
     assert counted(sqlite_url) == len(union) == 500

@@ -188,6 +188,9 @@ class Daemon:
             return
         client = DatagrepperClient(ClientSettings(url=self.config.datagrepper_url))
         self.backfill = Backfill(self.store, client.window, stopping=self.stopping)
+        report = self.backfill.report
+        self.metrics.backfill_messages.set_function(lambda: report.messages)
+        self.metrics.backfill_gaps.set_function(lambda: len(report.gaps))
 
         def work() -> None:
             try:

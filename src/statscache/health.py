@@ -45,6 +45,14 @@ class Metrics:
         self.last_flush = Gauge(
             "statscache_last_flush_timestamp_seconds", "Wall-clock time of the last committed flush", registry=registry
         )
+        self.backfill_messages = Gauge(
+            "statscache_backfill_messages", "Messages read by the start-up back-fill", registry=registry
+        )
+        self.backfill_gaps = Gauge(
+            "statscache_backfill_gaps",
+            "Windows the back-fill could not fetch (see statscache status)",
+            registry=registry,
+        )
 
 
 Check = Callable[[], dict[str, Any]]
