@@ -72,6 +72,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.backfill: Backfill | None = None
         self.backfilled: set[str] = set()  # plugins whose history is complete up to live start
+        self.backfilled_lock = threading.Lock()  # the back-fill thread adds, the loop reads
         self.retry = Backoff()
         self.last_flush: float | None = None
         self.health: HealthServer | None = None
@@ -171,10 +172,12 @@ class Daemon:
         self.metrics.last_flush.set(self.last_flush)
         for source in self.sources:
             source.commit()
-        if self.backfilled and batch:
+        with self.backfilled_lock:
+            complete = sorted(self.backfilled)
+        if complete and batch:
             # live messages arrive about in order: all sent before the newest counted one,
             # less a margin for clock skew and stragglers, are counted too
-            self.store.advance_checkpoint(sorted(self.backfilled), max(m.epoch for m in batch) - LIVE_MARGIN)
+            self.store.advance_checkpoint(complete, max(m.epoch for m in batch) - LIVE_MARGIN)
 
     def _start_backfill(self) -> None:
         """Back-fill, beside live consumption, what each statistic missed before now."""
@@ -183,7 +186,8 @@ class Daemon:
         started = time.time()
         ranges = plan(self.store, self.classes, started, default=started - self.config.backfill_days * 86400)
         complete = {plugin.ident for plugin in self.classes} - {i for r in ranges for i in r.idents}
-        self.backfilled.update(complete)
+        with self.backfilled_lock:
+            self.backfilled.update(complete)
         if not ranges:
             return
         client = DatagrepperClient(ClientSettings(url=self.config.datagrepper_url))
@@ -199,7 +203,8 @@ class Daemon:
                     gaps = len(self.backfill.report.gaps)
                     self.backfill.run([span])
                     if len(self.backfill.report.gaps) == gaps and not self.stopping.is_set():
-                        self.backfilled.update(span.idents)
+                        with self.backfilled_lock:
+                            self.backfilled.update(span.idents)
                 log.info("back-fill finished: %s", self.backfill.report.summary())
             except Exception:  # noqa: BLE001 - the live side goes on; the checkpoints tell what is missing
                 log.exception("back-fill stopped")
