@@ -420,3 +420,15 @@ def test_statscache_backfill_from_datanommer(archive: Archive, tmp_path: Any) ->
     volume = next(cls for cls in discover() if cls.ident == "volume-1d")
     with Store(db) as store:
         assert sum(int(row["volume"]) for row in store.rows(volume)) == len({row.msg_id for row in archive.rows})
+
+
+def test_an_unreachable_archive_is_a_gap_not_a_traceback(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from statscache.cli import cli
+
+    args = ["backfill", "--since", "0", "--until", "100", "--window", "1000", "--retries", "0"]
+    result = CliRunner().invoke(
+        cli, [*args, "--datanommer", "postgresql://nobody@127.0.0.1:1/none", "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    )
+    assert result.exit_code == 1 and "gap" in result.output and "Traceback" not in result.output

@@ -147,3 +147,14 @@ def test_migrations_upgrade_an_old_database(db_url: str) -> None:
     state = store.plugin_state()
     assert state["volume-1d"]["slot"] == 0 and state["volume-1d"]["updated_at"] is None
     assert state["volume-by-topic-1d"]["slot"] == 1
+
+
+def test_prune_never_passes_a_checkpoint(sqlite_url: str, corpus: Path) -> None:
+    """A back-fill still walking old history keeps recognising what it counts."""
+    store, _ = replay_files(sqlite_url, [corpus / "fedmsg.jsonl"], classes=[VOLUME_1D])
+    oldest = min(r["timestamp"] for r in expect.unique_records([corpus / "fedmsg.jsonl"]))
+    store.advance_checkpoint(["volume-1d"], oldest + 1)
+    horizon = store.prune(keep_seconds=86400)
+    assert horizon == oldest + 1
+    _, again = replay_files(sqlite_url, [corpus / "fedmsg.jsonl"], classes=[VOLUME_1D])
+    assert again.accepted == 0

@@ -147,6 +147,13 @@ def test_roll_up_equals_the_coarser_statistic(client: FlaskClient, fine: str, co
     assert everything(client, fine, f"resolution={resolution}&{window}") == everything(client, coarse, window)
 
 
+def test_top_over_a_roll_up_ranks_the_rolled_window(client: FlaskClient) -> None:
+    days = everything(client, "volume-by-category-1d", "order=asc")
+    start = days[len(days) // 2]["timestamp"] - 3600  # mid-day: the roll-up starts at the next whole day
+    coarse = everything(client, "volume-by-category-1d", f"top=3&start={start}")
+    assert coarse and everything(client, "volume-by-category-1m", f"resolution=1d&top=3&start={start}") == coarse
+
+
 def test_weekly_roll_up_starts_on_monday(client: FlaskClient) -> None:
     weeks = everything(client, "volume-1d", "resolution=1w")
     assert weeks and all(datetime.fromtimestamp(row["timestamp"], UTC).weekday() == 0 for row in weeks)

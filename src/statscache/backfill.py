@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from statscache.message import Message, Rejected
 from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin
-from statscache.sources.datagrepper import DatagrepperClient, WindowFailed
+from statscache.sources.datagrepper import WindowFailed
 from statscache.store import Store
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,6 @@ class Backfill:
         self.progress = progress or (lambda messages, windows: None)
         self.stopping = stopping or threading.Event()
         self.report = Report()
-
-    @classmethod
-    def from_client(cls, store: Store, client: DatagrepperClient, **options: object) -> Backfill:
-        """A back-fill reading from datagrepper."""
-        return cls(store, client.window, **options)  # type: ignore[arg-type]
 
     def run(self, ranges: Sequence[Range]) -> Report:
         """Fetch and count every range, oldest first."""

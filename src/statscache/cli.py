@@ -24,7 +24,7 @@ from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin, PluginError, discover
 from statscache.sources.datagrepper import FEDORA as FEDORA_DATAGREPPER
 from statscache.sources.file import STDIN, SourceError, read
-from statscache.store import Store, StoreError, resolve_url
+from statscache.store import Store, StoreError, first_line, resolve_url
 
 log = logging.getLogger("statscache")
 T = TypeVar("T")
@@ -215,9 +215,18 @@ def _bar(bar: tqdm[Any]) -> Callable[[int, int], None]:
 
 
 def _archive(url: str) -> Callable[[float, float], list[Any]]:
+    """Windows read from datanommer's database; a failure is a gap, as with datagrepper."""
+    from statscache.sources.datagrepper import WindowFailed
+    from statscache.sources.datanommer import ArchiveError
     from statscache.sources.datanommer import read as read_archive
 
-    return lambda start, end: list(read_archive(url, start, end))
+    def fetch(start: float, end: float) -> list[Any]:
+        try:
+            return list(read_archive(url, start, end))
+        except ArchiveError as error:
+            raise WindowFailed(start, end, str(error), overloaded=False) from None
+
+    return fetch
 
 
 @cli.command()
@@ -327,7 +336,7 @@ def _guard(action: Callable[[], T]) -> T:
     except StoreError as error:
         raise click.ClickException(str(error)) from None
     except SQLAlchemyError as error:
-        raise click.ClickException(f"database error: {str(getattr(error, 'orig', error)).splitlines()[0]}") from None
+        raise click.ClickException(f"database error: {first_line(error)}") from None
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from statscache.sources.datagrepper import FEDORA as FEDORA_DATAGREPPER
 from statscache.store import DEFAULT_URL
 
 FEDORA_PUBLIC_BROKER = "amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub"
@@ -73,7 +74,7 @@ class Config:
     health_port: int = 9940
     amqp_enabled: bool = True
     backfill: bool = True
-    datagrepper_url: str = "https://apps.fedoraproject.org/datagrepper/"
+    datagrepper_url: str = FEDORA_DATAGREPPER
     backfill_days: float = 1.0
     amqp: AmqpConfig = field(default_factory=AmqpConfig)
     zmq: ZmqConfig = field(default_factory=ZmqConfig)

@@ -28,7 +28,7 @@ from statscache.sources.amqp import AmqpSource
 from statscache.sources.backoff import Backoff
 from statscache.sources.datagrepper import ClientSettings, DatagrepperClient
 from statscache.sources.zmq import ZmqSource
-from statscache.store import Store, StoreError
+from statscache.store import Store, StoreError, first_line
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET = 4.0  # seconds for the last flush, within the 5 s a service manager allows
@@ -138,7 +138,7 @@ class Daemon:
             log.warning(
                 "flush failed, %d messages stay pending and unacknowledged (%s); retrying in %.1fs",
                 self.pipeline.pending,
-                str(getattr(error, "orig", None) or error).strip().splitlines()[0],
+                first_line(error),
                 self.retry.failed(),
             )
             return False
@@ -177,7 +177,10 @@ class Daemon:
         if complete and batch:
             # live messages arrive about in order: all sent before the newest counted one,
             # less a margin for clock skew and stragglers, are counted too
-            self.store.advance_checkpoint(complete, max(m.epoch for m in batch) - LIVE_MARGIN)
+            try:
+                self.store.advance_checkpoint(complete, max(m.epoch for m in batch) - LIVE_MARGIN)
+            except SQLAlchemyError as error:  # the flush itself committed; the next one advances it
+                log.warning("could not advance checkpoints: %s", first_line(error))
 
     def _start_backfill(self) -> None:
         """Back-fill, beside live consumption, what each statistic missed before now."""
@@ -211,8 +214,7 @@ class Daemon:
             finally:
                 client.close()
 
-        self.backfill_thread = threading.Thread(target=work, name="statscache-backfill", daemon=True)
-        self.backfill_thread.start()
+        threading.Thread(target=work, name="statscache-backfill", daemon=True).start()
 
     def _prepare(self) -> bool:
         """Create or migrate the schema, waiting for the database if it is not up yet."""
@@ -220,6 +222,7 @@ class Daemon:
             try:
                 self.store.check()
                 self.store.prepare(self.classes)
+                self.retry.succeeded()
                 return True
             except StoreError as error:
                 delay = self.retry.failed()

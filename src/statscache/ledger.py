@@ -151,13 +151,18 @@ def widen_spans(connection: Connection, places: list[Slot]) -> None:
 def prune(connection: Connection, keep_seconds: float) -> tuple[float, int] | None:
     """Forget ids older than the newest recorded message minus ``keep_seconds``.
 
-    Returns the horizon and how many records were forgotten, or None when empty.
+    The horizon never passes the lowest checkpoint: a back-fill still walking
+    older history must keep recognising what it counts. Returns the horizon and
+    how many records were forgotten, or None when empty.
     """
     seen, table = schema.seen_messages, schema.plugins
     newest = connection.execute(select(func.max(seen.c.epoch))).scalar()
     if newest is None:
         return None
     horizon = float(newest) - keep_seconds
+    lowest = connection.execute(select(func.min(table.c.checkpoint))).scalar()
+    if lowest is not None:
+        horizon = min(horizon, float(lowest))
     forgotten = connection.execute(seen.delete().where(seen.c.epoch < horizon)).rowcount
     connection.execute(
         update(table)

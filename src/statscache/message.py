@@ -92,20 +92,24 @@ class Message:
     @property
     def usernames(self) -> frozenset[str]:
         """Fedora accounts involved: given, else from the schema, else guessed."""
-        found = self._usernames
-        if found is None:
-            found = people.usernames(self)
-            object.__setattr__(self, "_usernames", found)
-        return found
+        if self._usernames is None:
+            self._derive_names()
+        return self._usernames  # type: ignore[return-value]
 
     @property
     def packages(self) -> frozenset[str]:
         """Packages involved: given, else from the schema, else guessed."""
-        found = self._packages
-        if found is None:
-            found = people.packages(self)
-            object.__setattr__(self, "_packages", found)
-        return found
+        if self._packages is None:
+            self._derive_names()
+        return self._packages  # type: ignore[return-value]
+
+    def _derive_names(self) -> None:
+        """Fill whichever of usernames and packages the input did not give (one schema load)."""
+        users, packages = people.names(self)
+        if self._usernames is None:
+            object.__setattr__(self, "_usernames", users)
+        if self._packages is None:
+            object.__setattr__(self, "_packages", packages)
 
     def as_dict(self) -> dict[str, Any]:
         """The fedora-messaging serialised shape (used for payloads and replays)."""

@@ -206,9 +206,9 @@ class Counter(ModelKind):
     def select(self, table: Table, window: Window) -> Select[Any]:
         c = table.c
         keyed = [c.key.label(self.key)] if self.key else []
+        first, last = _bucket_bounds(window)
         if window.resolution is None:
             query = select(c.bucket.label("timestamp"), *keyed, c["count"].label(self.value))
-            query = _between(query, c.bucket, window.start, window.stop)
             timestamp: Any = c.bucket
         else:
             size, offset = window.resolution, window.resolution_offset
@@ -216,9 +216,7 @@ class Counter(ModelKind):
             total = cast(func.sum(c["count"]), BigInteger)
             query = select(timestamp.label("timestamp"), *keyed, total.label(self.value))
             query = query.group_by(timestamp, *([c.key] if self.key else []))
-            first = None if window.start is None else -(-(window.start - offset) // size) * size + offset
-            last = None if window.stop is None else (window.stop - offset) // size * size + offset + size - 1
-            query = _between(query, c.bucket, first, last)
+        query = _between(query, c.bucket, first, last)
         if window.as_of is not None:
             query = query.where(c.created <= window.as_of)
         if self.key and window.keys:
@@ -232,7 +230,7 @@ class Counter(ModelKind):
     def _top_keys(self, table: Table, window: Window) -> Select[Any]:
         """The ``window.top`` keys with the largest totals in the window (ties by key)."""
         c = table.c
-        ranked = _between(select(c.key), c.bucket, window.start, window.stop).group_by(c.key)
+        ranked = _between(select(c.key), c.bucket, *_bucket_bounds(window)).group_by(c.key)
         if window.as_of is not None:
             ranked = ranked.where(c.created <= window.as_of)
         if window.keys:
@@ -339,6 +337,7 @@ class Latest(ModelKind):
         payload: Any,
     ) -> None:
         """Keep ``payload`` for ``key`` if it is newer than what is pending (same rule as merge)."""
+        key = (key[0][:255], key[1][:255])  # the width of the key columns
         held = deltas.get(key)
         if held is None or (epoch, msg_id) > (held[0], held[1]):
             deltas[key] = (epoch, msg_id, payload)
@@ -366,6 +365,16 @@ class Latest(ModelKind):
             "category_constraint": constraint,
             "message": orjson.loads(message),
         }
+
+
+def _bucket_bounds(window: Window) -> tuple[float | None, float | None]:
+    """The stored buckets a window reads: rolled up, whole coarse buckets from start to stop."""
+    if window.resolution is None:
+        return window.start, window.stop
+    size, offset = window.resolution, window.resolution_offset
+    first = None if window.start is None else -(-(window.start - offset) // size) * size + offset
+    last = None if window.stop is None else (window.stop - offset) // size * size + offset + size - 1
+    return first, last
 
 
 def _between(query: Select[Any], column: Any, start: float | None, stop: float | None) -> Select[Any]:

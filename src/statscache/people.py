@@ -23,24 +23,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def usernames(message: Message) -> frozenset[str]:
-    """Usernames from the message's schema, else from the fallback rules."""
+def names(message: Message) -> tuple[frozenset[str], frozenset[str]]:
+    """Usernames and packages from the message's schema (loaded once), else from the fallback rules."""
     schema = _schema_message(message)
-    if schema is not None:
-        found = _strings(schema, "usernames")
-        if found is not None:
-            return found
-    return fallback_meta.usernames(message.topic, message.body)
-
-
-def packages(message: Message) -> frozenset[str]:
-    """Packages from the message's schema, else from the fallback rules."""
-    schema = _schema_message(message)
-    if schema is not None:
-        found = _strings(schema, "packages")
-        if found is not None:
-            return found
-    return fallback_meta.packages(message.topic, message.body)
+    users = _strings(schema, "usernames") if schema is not None else None
+    packages = _strings(schema, "packages") if schema is not None else None
+    if users is None:
+        users = fallback_meta.usernames(message.topic, message.body)
+    if packages is None:
+        packages = fallback_meta.packages(message.topic, message.body)
+    return users, packages
 
 
 def _schema_message(message: Message) -> fm.Message | None:

@@ -28,7 +28,6 @@ class Stats:
     accepted: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    flushes: int = 0
 
     def summary(self) -> str:
         """One line: accepted, duplicates, rejected per reason."""
@@ -111,7 +110,6 @@ class Pipeline:
             self._pending.clear()
             self.stats.accepted += result.accepted
             self.stats.duplicates += result.duplicates
-            self.stats.flushes += 1
             log.debug(
                 "flushed %d messages (%d new, %d duplicates) in %.3fs",
                 len(batch),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ class Store:
         self.engine = _engine(url)
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {}
+        self.tables_lock = threading.Lock()
         self.existing: set[str] = set()
 
     def close(self) -> None:
@@ -91,7 +93,7 @@ class Store:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot connect to {self.safe_url}: {_first_line(error)}") from None
+            raise StoreError(f"cannot connect to {self.safe_url}: {first_line(error)}") from None
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -118,9 +120,10 @@ class Store:
     def table(self, plugin: type[Plugin]) -> Table:
         """The SQL table of a plugin (declared on first use)."""
         name = plugin.table_name()
-        if name not in self.tables:
-            self.tables[name] = plugin.model.table(name, self.metadata)
-        return self.tables[name]
+        with self.tables_lock:  # web requests and flush threads may ask at the same time
+            if name not in self.tables:
+                self.tables[name] = plugin.model.table(name, self.metadata)
+            return self.tables[name]
 
     def prepare(self, plugins: Iterable[type[Plugin]]) -> None:
         """Migrate the core tables, create plugin tables, and register the plugins' slots."""
@@ -141,7 +144,7 @@ class Store:
                         log.info("registered new plugin %s in slot %d", plugin.ident, free)
                         free += 1
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot prepare {self.safe_url}: {_first_line(error)}") from None
+            raise StoreError(f"cannot prepare {self.safe_url}: {first_line(error)}") from None
 
     def flush(self, messages: Sequence[Message], plugins: Sequence[Plugin]) -> FlushResult:
         """Count ``messages`` into ``plugins`` (each message once per plugin) in one transaction."""
@@ -306,7 +309,7 @@ def _engine(url: str) -> Engine:
     try:
         engine = create_engine(parsed)
     except (NoSuchModuleError, ArgumentError, ImportError) as error:
-        raise StoreError(f"cannot use {url!r}: {_first_line(error)}") from None
+        raise StoreError(f"cannot use {url!r}: {first_line(error)}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -327,6 +330,7 @@ def _lock(connection: Connection) -> None:
     connection.execute(update(lock).where(lock.c.id == 1).values(flushes=lock.c.flushes + 1))
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error (of the driver's error, for a database one), for one-line reports."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -23,6 +23,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from statscache.config import AmqpConfig
 from statscache.message import NOT_JSON, Message, Rejected, from_dict
 from statscache.sources.backoff import Backoff
+from statscache.store import first_line
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Message | Rejected], None]
@@ -56,7 +57,6 @@ class AmqpSource:
         self.channel: BlockingChannel | None = None
         self.backoff = Backoff()
         self._unacked: int | None = None  # highest delivery tag of a good message not yet acknowledged
-        self.rejected = 0
 
     @property
     def consuming(self) -> bool:
@@ -101,7 +101,9 @@ class AmqpSource:
             channel = connection.channel()
             self._declare(channel)
         except (pika.exceptions.AMQPError, OSError, ssl.SSLError) as error:
-            log.warning("cannot reach the AMQP broker (%s); retrying in %.0fs", _why(error), self.backoff.failed())
+            log.warning(
+                "cannot reach the AMQP broker (%s); retrying in %.0fs", first_line(error), self.backoff.failed()
+            )
             return
         self.connection, self.channel, self._unacked = connection, channel, None
         self.backoff.succeeded()
@@ -139,18 +141,12 @@ class AmqpSource:
         item = decode(method.routing_key, properties, body)
         if isinstance(item, Rejected):
             channel.basic_reject(method.delivery_tag, requeue=False)
-            self.rejected += 1
             log.warning("rejected a poison message on %s: %s", method.routing_key, item)
         else:
             self._unacked = method.delivery_tag
         self.sink(item)
 
     def _lost(self, error: BaseException) -> None:
-        log.warning("lost the AMQP connection (%s); reconnecting in %.0fs", _why(error), self.backoff.failed())
+        log.warning("lost the AMQP connection (%s); reconnecting in %.0fs", first_line(error), self.backoff.failed())
         self.close()
         self._unacked = None  # those deliveries come back from the broker, and the ledger knows them
-
-
-def _why(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]

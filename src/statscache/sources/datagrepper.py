@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from statscache.message import NOT_OBJECT, Message, Rejected, from_dict
 
@@ -53,7 +54,6 @@ class DatagrepperClient:
         self.settings = settings or ClientSettings()
         base = self.settings.url.rstrip("/") + "/"
         self.http = httpx.Client(base_url=base, timeout=self.settings.timeout, headers={"Accept": "application/json"})
-        self.requests = 0
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -82,7 +82,7 @@ class DatagrepperClient:
             raw = self._page(start, end, page)
             for entry in raw["messages"]:
                 item = _message(entry)
-                seen.setdefault(item.id if isinstance(item, Message) else f"rejected-{len(seen)}", item)
+                seen.setdefault(item.id if isinstance(item, Message) else _fingerprint(entry), item)
             if len(raw["messages"]) < self.settings.rows_per_page or page >= raw["pages"]:
                 total: int | None = raw["total"]
                 return total
@@ -101,7 +101,6 @@ class DatagrepperClient:
             if attempt:
                 time.sleep(self.settings.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
             try:
-                self.requests += 1
                 response = self.http.get(self.settings.endpoint, params=params)
             except httpx.TimeoutException:
                 reason, overloaded = "timed out", True
@@ -134,6 +133,14 @@ def _envelope(data: Any) -> dict[str, Any]:
         "pages": pages if isinstance(pages, int) else 10**9,
         "total": total if isinstance(total, int) else None,
     }
+
+
+def _fingerprint(entry: Any) -> str:
+    """A stable key for a row that is not a message, so a second walk does not count it again."""
+    try:
+        return "rejected-" + orjson.dumps(entry, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return "rejected-" + repr(entry)
 
 
 def _message(entry: Any) -> Message | Rejected:

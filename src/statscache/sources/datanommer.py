@@ -31,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from statscache.store import first_line
 from statscache.message import NOT_JSON, Message, Rejected, from_dict
 
 Item = Message | Rejected
@@ -82,12 +83,12 @@ def read(
     try:
         connection = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as error:
-        raise ArchiveError(f"{shown}: cannot connect: {_first_line(error)}") from None
+        raise ArchiveError(f"{shown}: cannot connect: {first_line(error)}") from None
     with connection:
         try:
             layout = _layout(connection, shown)
         except psycopg.Error as error:
-            raise ArchiveError(f"{shown}: cannot read the schema: {_first_line(error)}") from None
+            raise ArchiveError(f"{shown}: cannot read the schema: {first_line(error)}") from None
         yield from _stream(connection, layout, shown, start, end, batch, progress)
 
 
@@ -117,7 +118,7 @@ def _stream(
                 rows = cursor.execute(query, params).fetchall()
                 found = _names(cursor, layout.names, rows) if layout.names is not None and rows else None
         except psycopg.Error as error:
-            raise ArchiveError(f"{shown}: reading messages failed: {_first_line(error)}") from None
+            raise ArchiveError(f"{shown}: reading messages failed: {first_line(error)}") from None
         return rows, found
 
     # The next batch is read (mostly waiting on the server) while this one becomes messages.
@@ -257,8 +258,3 @@ def _epoch(moment: datetime) -> float:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return (moment - _EPOCH).total_seconds()
-
-
-def _first_line(error: BaseException) -> str:
-    message = str(error).strip()
-    return message.splitlines()[0] if message else type(error).__name__

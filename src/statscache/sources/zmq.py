@@ -52,7 +52,6 @@ class ZmqSource:
         for endpoint in config.endpoints:
             self.socket.connect(endpoint)
             log.info("subscribed to %s", endpoint)
-        self.rejected = 0
 
     @property
     def consuming(self) -> bool:
@@ -70,7 +69,6 @@ class ZmqSource:
                 return
             item = decode(frames)
             if isinstance(item, Rejected):
-                self.rejected += 1
                 log.warning("rejected a fedmsg message: %s", item)
             self.sink(item)
 

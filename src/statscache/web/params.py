@@ -14,12 +14,12 @@ from statscache.buckets import MONDAY_OFFSET
 from statscache.message import parse_time
 from statscache.models import Counter, Window
 from statscache.plugin import Plugin
+from statscache.serialise import FORMATS
 
 CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 FILTERS = ("category", "topic", "user", "package", "project")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ORDERS = ("asc", "desc")
-FORMATS = ("json", "csv")
 T = TypeVar("T")
 
 
