@@ -145,9 +145,9 @@ class ModelKind(ABC):
         return [self.decode(row) for row in connection.execute(query)]
 
     def newest(self, connection: Connection, table: Table) -> float | None:
-        """The timestamp of the newest row, if any."""
-        inner = self.select(table, Window()).order_by(None).subquery()
-        value: float | None = connection.execute(select(func.max(inner.c.timestamp))).scalar_one()
+        """The timestamp of the newest row, if any (straight from the time column's index)."""
+        column = table.c.bucket if "bucket" in table.c else table.c.timestamp
+        value: float | None = connection.execute(select(func.max(column))).scalar_one()
         return None if value is None else float(value)
 
     def count(self, connection: Connection, table: Table, window: Window) -> int:
