@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from statscache.buckets import iso
 from statscache.message import Message, Rejected
 from statscache.pipeline import Pipeline, Settings
 from statscache.plugin import Plugin
@@ -166,7 +166,4 @@ def _cut(start: float, end: float, size: float) -> list[tuple[float, float]]:
 
 
 def _span(start: float, end: float) -> str:
-    def when(epoch: float) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-    return f"{when(start)}..{when(end)}"
+    return f"{iso(start)}..{iso(end)}"

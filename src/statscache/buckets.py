@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 # 1970-01-01 was a Thursday; the first Monday 00:00 UTC is four days later.
@@ -11,6 +12,11 @@ MONDAY_OFFSET = 4 * 86400
 def bucket_start(epoch: float, seconds: int, offset: int = 0) -> int:
     """The start (epoch seconds) of the ``seconds``-long bucket holding ``epoch``."""
     return int((epoch - offset) // seconds) * seconds + offset
+
+
+def iso(epoch: float | None) -> str:
+    """``2024-01-01T00:00:00Z`` for log lines and summaries (``-`` for None)."""
+    return "-" if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def label(resolution: timedelta) -> str:

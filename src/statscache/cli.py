@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from statscache import serialise
+from statscache.buckets import iso
 from statscache.message import parse_time
 from statscache.models import Window
 from statscache.pipeline import Pipeline, Settings
@@ -178,9 +179,11 @@ def backfill(
     assert start is not None and end is not None
     if start >= end:
         raise click.ClickException("--since is not before --until")
-    store, plugins = _open(db_url, idents or None)
+    classes = _discover(idents or None)
+    store = _store(db_url)
+    _guard(lambda: store.prepare(classes))
     with store:
-        ranges = plan(store, [type(plugin) for plugin in plugins], end, since=start)
+        ranges = plan(store, classes, end, since=start)
         total = sum(math.ceil((r.end - r.start) / window) for r in ranges)
         settings = ClientSettings(url=datagrepper_url, retries=retries)
         client = None if datanommer_url else DatagrepperClient(settings)
@@ -244,15 +247,11 @@ def _print_status(store: Store, classes: list[type[Plugin]]) -> None:
         for cls in classes:
             checkpoint = state.get(cls.ident, {}).get("checkpoint")
             click.echo(
-                f"{cls.ident:<38} checkpoint={_iso(checkpoint)} rows={reader.count(cls)} "
-                f"newest={_iso(reader.newest(cls))}"
+                f"{cls.ident:<38} checkpoint={iso(checkpoint)} rows={reader.count(cls)} "
+                f"newest={iso(reader.newest(cls))}"
             )
     for gap in store.gaps():
-        click.echo(f"gap {_iso(gap['start'])}..{_iso(gap['end'])} for {gap['plugins']}: {gap['reason']}")
-
-
-def _iso(epoch: float | None) -> str:
-    return "-" if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+        click.echo(f"gap {iso(gap['start'])}..{iso(gap['end'])} for {gap['plugins']}: {gap['reason']}")
 
 
 @cli.command()
