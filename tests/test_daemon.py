@@ -403,3 +403,29 @@ def test_unreachable_broker_is_one_log_line_and_retries(sqlite_url: str, tmp_pat
     output = daemon.output()
     assert code == 0 and took < 5
     assert output.count("cannot reach the AMQP broker") >= 2 and "Traceback" not in output
+
+
+def test_three_workers_one_killed_count_like_one(bus: Bus, postgres_url: str, tmp_path: Path) -> None:
+    """Competing consumers on one durable queue and one PostgreSQL database (invariants 1-3)."""
+    config = write_config(tmp_path / "c.toml", postgres_url, bus.amqp_config(), 0)
+    workers = [Running(config, tmp_path / f"log-{n}") for n in range(3)]
+    for worker in workers:
+        worker.start()  # all at once, on an empty database
+    records = generated(3000, seed=31)
+    bus.publish_all(records[:1500])
+    time.sleep(1.0)
+    workers[1].kill9()
+    bus.publish_all(records[1500:])
+    wait_for(
+        lambda: counted(postgres_url) >= len(records) and bus.queued() == 0, 120, "the survivors drained the queue"
+    )
+    time.sleep(1)
+    for worker in (workers[0], workers[2]):
+        code, _ = worker.terminate()
+        assert code == 0, worker.output()
+    assert counted(postgres_url) == len(records)
+    with Store(postgres_url) as store:
+        rows = all_rows(store)
+    want = expected_statistics(records)
+    for ident in ("volume-1s", "volume-by-category-1m", "volume-by-topic-1h", "active-users-1d", "volume-by-user-1d"):
+        assert same_rows(rows[ident], want[ident]), ident

@@ -158,3 +158,14 @@ def test_prune_never_passes_a_checkpoint(sqlite_url: str, corpus: Path) -> None:
     assert horizon == oldest + 1
     _, again = replay_files(sqlite_url, [corpus / "fedmsg.jsonl"], classes=[VOLUME_1D])
     assert again.accepted == 0
+
+
+def test_db_upgrade_command(db_url: str) -> None:
+    from click.testing import CliRunner
+
+    from statscache.cli import cli
+
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--db", db_url], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.strip().endswith("is at migration 0003"), result.output
+    with Store(db_url) as store:
+        assert store.revision() == "0003" and store.gaps() == []

@@ -1,4 +1,4 @@
-"""The command line: ``statscache replay | show | plugins | serve | run | backfill | status``."""
+"""The command line: ``statscache replay | show | plugins | serve | run | backfill | status | db upgrade``."""
 
 from __future__ import annotations
 
@@ -252,6 +252,20 @@ def _print_status(store: Store, classes: list[type[Plugin]]) -> None:
             )
     for gap in store.gaps():
         click.echo(f"gap {iso(gap['start'])}..{iso(gap['end'])} for {gap['plugins']}: {gap['reason']}")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@db_option
+def upgrade(db_url: str | None) -> None:
+    """Bring the core tables to the newest migration (run, serve and replay also do it)."""
+    with _store(db_url) as store:
+        _guard(store.upgrade)
+        click.echo(f"{store.safe_url} is at migration {_guard(store.revision)}")
 
 
 @cli.command()

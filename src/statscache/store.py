@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -116,6 +117,13 @@ class Store:
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        """The core tables' current Alembic revision, if migrated at all."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(
+                connection, opts={"version_table": "statscache_alembic_version"}
+            ).get_current_revision()
 
     def table(self, plugin: type[Plugin]) -> Table:
         """The SQL table of a plugin (declared on first use)."""
