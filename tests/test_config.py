@@ -74,3 +74,28 @@ def test_unreadable_files(tmp_path: Path) -> None:
     broken.write_text("db_url = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(str(broken), environ={})
+
+
+def test_systemd_units_run_real_commands() -> None:
+    """The shipped units start commands that exist, with options they take."""
+    import configparser
+    import importlib
+    import shlex
+
+    from click.testing import CliRunner
+
+    from statscache.cli import cli
+
+    deploy = Path(__file__).parent.parent / "deploy"
+    units = {path.name: path for path in deploy.glob("*.service")}
+    assert set(units) == {"statscache.service", "statscache-web.service"}
+    for path in units.values():
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.read(path)
+        command = shlex.split(unit["Service"]["ExecStart"])
+        if command[0].endswith("/statscache"):
+            result = CliRunner().invoke(cli, [*command[1:2], "--help"])
+            assert result.exit_code == 0 and all(option in result.output for option in command[2::2])
+        else:
+            module, factory = command[-1].rstrip("()").split(":")
+            assert callable(getattr(importlib.import_module(module), factory))
