@@ -19,8 +19,8 @@ bench: $(VENV)/.installed  ## every benchmark, about 9 minutes (see bench/README
 	$(BIN)/python bench/api.py
 
 lint: $(VENV)/.installed  ## ruff and mypy --strict
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src
 
 $(VENV)/.installed: pyproject.toml
