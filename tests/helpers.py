@@ -37,5 +37,10 @@ def replay_files(url: str, paths: Iterable[Path], **kwargs: Any) -> tuple[Store,
     return replay_messages(url, (item for path in paths for item in read(str(path))), **kwargs)
 
 
+def same_rows(rows: Sequence[dict[str, Any]], want: Sequence[dict[str, Any]]) -> bool:
+    """The same rows, whatever their order."""
+    return sorted(map(repr, rows)) == sorted(map(repr, want))
+
+
 def all_rows(store: Store, classes: Sequence[type[Plugin]] | None = None) -> dict[str, list[dict[str, Any]]]:
     return {cls.ident: store.rows(cls) for cls in (classes or builtin_classes())}

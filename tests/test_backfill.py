@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import recompute as expect
 from datagrepper import Datagrepper
-from helpers import all_rows, builtin_classes, replay_messages
+from helpers import all_rows, builtin_classes, replay_messages, same_rows
 from statscache.backfill import Backfill, plan
 from statscache.cli import cli
 from statscache.message import from_dict
@@ -32,14 +32,10 @@ UNTIL = max(r["timestamp"] for r in RECORDS) + 1
 MONTH = 30 * 86400.0
 
 
-def same(rows: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
-    return sorted(map(repr, rows)) == sorted(map(repr, want))
-
-
 def assert_statistics(store: Store, records: list[dict[str, Any]]) -> None:
     rows = all_rows(store)
     for ident, want in expected_statistics(records).items():
-        assert same(rows[ident], want), ident
+        assert same_rows(rows[ident], want), ident
 
 
 def backfill(url: str, db: str, *extra: str) -> Any:
@@ -106,7 +102,7 @@ def test_a_window_that_keeps_failing_is_a_gap_and_the_checkpoint_stays_before_it
     with Datagrepper(RECORDS) as archive:  # the archive is back: a rerun fills the hole
         assert backfill(archive.url, sqlite_url, "--plugin", "volume-1d").exit_code == 0
     with Store(sqlite_url) as store:
-        assert same(
+        assert same_rows(
             store.rows(builtin_classes()[[c.ident for c in builtin_classes()].index("volume-1d")]),
             expected_statistics(RECORDS)["volume-1d"],
         )
@@ -146,7 +142,7 @@ def test_a_new_plugin_backfills_only_itself(sqlite_url: str) -> None:
     with Datagrepper(RECORDS) as archive:
         assert backfill(archive.url, sqlite_url).exit_code == 0
     assert all_rows(store, old) == before
-    assert same(
+    assert same_rows(
         store.rows(next(c for c in classes if c.ident == "volume-by-topic-1d")),
         expected_statistics(RECORDS)["volume-by-topic-1d"],
     )

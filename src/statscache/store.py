@@ -212,21 +212,6 @@ class Store:
         with self.reader() as reader:
             return reader.rows(plugin, window, offset, limit)
 
-    def count(self, plugin: type[Plugin], window: Window = ALL) -> int:
-        """How many rows of a plugin ``window`` holds."""
-        with self.reader() as reader:
-            return reader.count(plugin, window)
-
-    def newest(self, plugin: type[Plugin]) -> float | None:
-        """The timestamp of a plugin's newest row, if any."""
-        with self.reader() as reader:
-            return reader.newest(plugin)
-
-    def updated_at(self, plugin: type[Plugin]) -> float | None:
-        """When a flush last changed a plugin's rows (epoch seconds), if ever."""
-        with self.reader() as reader:
-            return reader.updated_at(plugin)
-
     def advance_checkpoint(self, idents: Sequence[str], value: float) -> None:
         """Record that these plugins are complete up to ``value`` (checkpoints never go back)."""
         table = schema.plugins
@@ -285,17 +270,17 @@ class Reader:
         return [] if table is None else plugin.model.rows(self.connection, table, window, offset, limit)
 
     def count(self, plugin: type[Plugin], window: Window = ALL) -> int:
-        """See :meth:`Store.count`."""
+        """How many rows of a plugin ``window`` holds."""
         table = self._table(plugin)
         return 0 if table is None else plugin.model.count(self.connection, table, window)
 
     def newest(self, plugin: type[Plugin]) -> float | None:
-        """See :meth:`Store.newest`."""
+        """The timestamp of a plugin's newest row, if any."""
         table = self._table(plugin)
         return None if table is None else plugin.model.newest(self.connection, table)
 
     def updated_at(self, plugin: type[Plugin]) -> float | None:
-        """See :meth:`Store.updated_at`."""
+        """When a flush last changed a plugin's rows (epoch seconds), if ever."""
         table = schema.plugins
         if not self.store.exists(self.connection, table):
             return None
