@@ -166,6 +166,6 @@ def test_db_upgrade_command(db_url: str) -> None:
     from statscache.cli import cli
 
     result = CliRunner().invoke(cli, ["db", "upgrade", "--db", db_url], catch_exceptions=False)
-    assert result.exit_code == 0 and result.output.strip().endswith("is at migration 0003"), result.output
+    assert result.exit_code == 0 and result.output.strip().endswith("is at migration 0004"), result.output
     with Store(db_url) as store:
-        assert store.revision() == "0003" and store.gaps() == []
+        assert store.revision() == "0004" and store.gaps() == []

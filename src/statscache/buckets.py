@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # 1970-01-01 was a Thursday; the first Monday 00:00 UTC is four days later.
 MONDAY_OFFSET = 4 * 86400
 
@@ -26,3 +27,13 @@ def label(resolution: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds in ``3600``, ``1h``, ``15s`` or ``2w``; None when it is not a positive duration."""
+    text = text.strip()
+    try:
+        seconds = int(text[:-1]) * UNITS[text[-1]] if text[-1:] in UNITS else int(text)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None

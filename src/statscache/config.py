@@ -16,6 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from statscache.retention import DEFAULTS as DEFAULT_RETENTION
+from statscache.retention import Policy, PolicyError
 from statscache.sources.datagrepper import FEDORA as FEDORA_DATAGREPPER
 from statscache.store import DEFAULT_URL
 
@@ -42,9 +44,16 @@ class AmqpConfig:
     """fedora-messaging's connection keys; the default listens to Fedora's public broker."""
 
     amqp_url: str = FEDORA_PUBLIC_BROKER
+    """The broker; the default is Fedora's public one (``$STATSCACHE_AMQP_URL`` overrides it)."""
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Queues to declare and consume; empty: one durable queue named by a UUID derived from this
+    host and ``db_url`` (stable across restarts; Fedora's broker deletes queues idle for an hour).
+    Several workers on one queue share its messages."""
     bindings: list[dict[str, Any]] = field(default_factory=list)
+    """``{queue, exchange, routing_keys}`` tables; empty: the queue bound to ``amq.topic`` with ``#``."""
     qos: dict[str, int] = field(default_factory=lambda: {"prefetch_size": 0, "prefetch_count": 5000})
+    """``prefetch_count``: unacknowledged messages the broker sends; a flush starts as soon as this
+    many wait (they are acknowledged only once counted)."""
     tls: dict[str, str | None] = field(
         default_factory=lambda: {
             "ca_cert": _certificate("cacert.pem"),
@@ -52,6 +61,8 @@ class AmqpConfig:
             "certfile": _certificate("fedora-cert.pem"),
         }
     )
+    """``ca_cert``, ``keyfile``, ``certfile`` for ``amqps://``; the default is Fedora's public certificates,
+    shipped in the package."""
 
 
 @dataclass
@@ -59,7 +70,10 @@ class ZmqConfig:
     """fedmsg over ZeroMQ: SUB endpoints and topic prefixes (empty: everything)."""
 
     endpoints: list[str] = field(default_factory=list)
+    """fedmsg PUB endpoints to subscribe to, like ``tcp://hub.fedoraproject.org:9940``
+    (``$STATSCACHE_ZMQ_ENDPOINTS``, comma-separated, overrides them)."""
     topics: list[str] = field(default_factory=lambda: [""])
+    """Topic prefixes to subscribe to; ``""`` is everything."""
 
 
 @dataclass
@@ -67,21 +81,45 @@ class Config:
     """Everything ``statscache run`` needs."""
 
     db_url: str = DEFAULT_URL
+    """Where statistics are kept: ``sqlite:///path`` or ``postgresql://user@host/db`` (``--db`` wins)."""
     flush_interval: float = 1.0
+    """Seconds between flushes (a flush commits counted messages, then acknowledges them)."""
     max_pending: int = 10_000
+    """Flush early once this many messages wait (bounds memory on any input)."""
     seen_retention_days: float = 30.0
+    """Days of message ids kept to recognise redelivered and replayed messages."""
     health_host: str = "127.0.0.1"
+    """Address of the health (``GET /healthz``) and Prometheus metrics (``GET /metrics``) server."""
     health_port: int = 9940
+    """Port of that server; 0 turns it off."""
     amqp_enabled: bool = True
+    """Consume fedora-messaging's AMQP bus (false: only the ``[zmq]`` endpoints)."""
     backfill: bool = True
+    """At start-up, back-fill from datagrepper what each statistic missed, while consuming live."""
     datagrepper_url: str = FEDORA_DATAGREPPER
+    """The datagrepper to back-fill from."""
     backfill_days: float = 1.0
+    """Days of history a statistic that has never run takes (at most its backlog delta)."""
+    retention_interval: float = 3600.0
+    """Seconds between runs of the retention job (the first at start-up); 0 turns it off."""
     amqp: AmqpConfig = field(default_factory=AmqpConfig)
+    """fedora-messaging's own connection keys."""
     zmq: ZmqConfig = field(default_factory=ZmqConfig)
+    """fedmsg over ZeroMQ."""
+    retention: dict[str, float | str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    """Days each resolution's buckets are kept (``"1m" = 90``, or ``"forever"``), on top of the defaults;
+    resolutions not named are kept forever. A statistic is trimmed only when a coarser one of its
+    family keeps longer; reads past its retention are answered from that coarser one."""
 
     def __post_init__(self) -> None:
         if self.flush_interval <= 0 or self.max_pending < 1:
             raise ConfigError("flush_interval must be positive and max_pending at least 1")
+        if self.retention_interval < 0:
+            raise ConfigError("retention_interval must be 0 (off) or a positive number of seconds")
+        try:
+            Policy.parse(self.retention)
+        except PolicyError as error:
+            raise ConfigError(str(error)) from None
         if not 0 <= self.health_port <= 65535:
             raise ConfigError(f"health_port {self.health_port} is not a port (0 turns it off)")
         if not self.amqp.queues:
@@ -91,8 +129,14 @@ class Config:
             queue = next(iter(self.amqp.queues))
             self.amqp.bindings = [{"queue": queue, "exchange": "amq.topic", "routing_keys": ["#"]}]
 
+    @property
+    def policy(self) -> Policy:
+        """The retention policy: ``[retention]`` on top of the defaults."""
+        return Policy.parse(self.retention)
 
-SCALARS = {f.name: f.type for f in fields(Config) if f.name not in ("amqp", "zmq")}
+
+SECTIONS = ("amqp", "zmq", "retention")
+SCALARS = {f.name: f.type for f in fields(Config) if f.name not in SECTIONS}
 
 
 def load(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -115,12 +159,17 @@ def build(data: dict[str, Any]) -> Config:
     data = dict(data)
     amqp = _section(AmqpConfig, data.pop("amqp", {}), "amqp")
     zmq = _section(ZmqConfig, data.pop("zmq", {}), "zmq")
+    retention = data.pop("retention", {})
+    if not isinstance(retention, dict):
+        raise ConfigError("[retention] must be a table of resolution = days")
     unknown = sorted(set(data) - set(SCALARS))
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r} (known: {', '.join(sorted(SCALARS))}, [amqp], [zmq])")
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} (known: {', '.join(sorted(SCALARS))}, [amqp], [zmq], [retention])"
+        )
     for name, value in data.items():
         data[name] = _typed(name, value, SCALARS[name])
-    return Config(amqp=amqp, zmq=zmq, **data)
+    return Config(amqp=amqp, zmq=zmq, retention={**DEFAULT_RETENTION, **retention}, **data)
 
 
 def _section(cls: type[Any], data: Any, name: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from statscache import retention
 from statscache.backfill import Backfill, plan
 from statscache.config import Config
 from statscache.health import HealthServer, Metrics
@@ -111,6 +112,7 @@ class Daemon:
                 return 1
             log.info("running %d statistics from %s", len(self.classes), ", ".join(s.name for s in self.sources))
             self._start_backfill()
+            self._start_retention()
             while not self.stopping.is_set():
                 for source in self.sources:
                     source.poll(0.1 / len(self.sources))
@@ -215,6 +217,23 @@ class Daemon:
                 client.close()
 
         threading.Thread(target=work, name="statscache-backfill", daemon=True).start()
+
+    def _start_retention(self) -> None:
+        """Every ``retention_interval`` seconds, from start-up on, trim what the policy limits."""
+        interval = self.config.retention_interval
+        if not interval:
+            return
+        policy = self.config.policy
+
+        def work() -> None:
+            while not self.stopping.is_set():
+                try:
+                    retention.enforce(self.store, self.classes, policy, time.time())
+                except SQLAlchemyError as error:  # the next round tries again
+                    log.warning("retention failed: %s; retrying in %.0fs", first_line(error), interval)
+                self.stopping.wait(interval)
+
+        threading.Thread(target=work, name="statscache-retention", daemon=True).start()
 
     def _prepare(self) -> bool:
         """Create or migrate the schema, waiting for the database if it is not up yet."""

@@ -1,7 +1,7 @@
 """The plugin API: one plugin computes one statistic.
 
 A plugin class declares what it is (``ident``, ``name``, ``summary``,
-``description``, ``resolution``, ``backlog_delta``) and which model kind holds
+``description``, ``resolution``, ``backlog_delta``, ``family``) and which model kind holds
 its results (``model``). ``process(message)`` accumulates deltas in memory;
 the store merges them into SQL at each flush.
 
@@ -41,6 +41,9 @@ class Plugin:
     resolution: ClassVar[timedelta | None] = None
     backlog_delta: ClassVar[timedelta | None] = None
     model: ClassVar[ModelKind]
+    # statistics of one family count the same thing at different resolutions; reads past
+    # a fine member's retention are answered from a coarser one (see statscache.retention)
+    family: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.deltas: Any = self.model.new_deltas()

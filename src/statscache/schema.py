@@ -17,6 +17,7 @@ plugins = Table(
     Column("closed_before", Float, nullable=True),  # ids older than this were forgotten
     Column("checkpoint", Float, nullable=True),  # known complete up to (back-fill)
     Column("updated_at", Float, nullable=True),  # wall-clock time its rows last changed
+    Column("retained_from", Float, nullable=True),  # older buckets were dropped by retention
 )
 
 # Which plugins counted which message: bit ``slot % BITS`` of word ``slot // BITS``.

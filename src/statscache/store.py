@@ -21,7 +21,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, or_, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///statscache.db"
 ENV_URL = "STATSCACHE_DB_URL"
 SUPPORTED = ("sqlite", "postgresql")
+TRIM_SLICE = 6 * 3600  # seconds of buckets retention deletes per transaction
 ALL = Window()
 
 
@@ -192,6 +193,39 @@ class Store:
         log.info("forgot %d counted message ids older than %.0f", forgotten, horizon)
         return horizon
 
+    def trim(self, plugin: type[Plugin], before: float) -> int:
+        """Drop a bucketed plugin's rows older than ``before`` (retention); how many went.
+
+        Deletes a slice of at most :data:`TRIM_SLICE` seconds of buckets per
+        transaction, so flushes wait on the lock only briefly. Records
+        ``retained_from`` and stamps ``updated_at``: reads before it go elsewhere.
+        """
+        table = self.table(plugin)
+        deleted = 0
+        with self.engine.connect() as connection:
+            if not self.exists(connection, table):
+                return 0
+        while True:
+            with self.engine.begin() as connection:
+                oldest = connection.execute(select(func.min(table.c.bucket))).scalar()
+                if oldest is None or oldest >= before:
+                    break
+                _lock(connection)
+                upto = min(before, oldest + TRIM_SLICE)
+                deleted += connection.execute(table.delete().where(table.c.bucket < upto)).rowcount
+        plugins = schema.plugins
+        with self.engine.begin() as connection:
+            _lock(connection)
+            connection.execute(
+                update(plugins)
+                .where(
+                    plugins.c.ident == plugin.ident,
+                    or_(plugins.c.retained_from.is_(None), plugins.c.retained_from < before),
+                )
+                .values(retained_from=before, updated_at=time.time())
+            )
+        return deleted
+
     @contextmanager
     def reader(self) -> Iterator[Reader]:
         """Reads on one connection, in one transaction: one consistent snapshot."""
@@ -278,6 +312,16 @@ class Reader:
         """The timestamp of a plugin's newest row, if any."""
         table = self._table(plugin)
         return None if table is None else plugin.model.newest(self.connection, table)
+
+    def retained(self) -> dict[str, float]:
+        """Per ident, the oldest bucket retention left (statistics never trimmed are absent)."""
+        table = schema.plugins
+        if not self.store.exists(self.connection, table):
+            return {}
+        rows = self.connection.execute(
+            select(table.c.ident, table.c.retained_from).where(table.c.retained_from.is_not(None))
+        )
+        return {str(row.ident): float(row.retained_from) for row in rows}
 
     def updated_at(self, plugin: type[Plugin]) -> float | None:
         """When a flush last changed a plugin's rows (epoch seconds), if ever."""

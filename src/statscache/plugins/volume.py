@@ -60,6 +60,7 @@ def _family(base: type[CounterPlugin], prefix: str, title: str, seconds: Iterabl
                     "summary": f"{title}, per {tag} bucket",
                     "description": base.__doc__ or "",
                     "resolution": resolution,
+                    "family": prefix,
                     "__module__": __name__,
                 },
             )

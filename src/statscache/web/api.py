@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from statscache import retention
+from statscache.models import Window
 from statscache.plugin import Plugin
 from statscache.store import Reader
 from statscache.web import openapi
@@ -48,22 +50,24 @@ def statistic(ident: str) -> Response:
     query = rows_query(request.args, plugin, now, app.max_rows_per_page)
     kind = choose(request, query.format, query.callback)
     with app.store.reader() as reader:  # one connection, one snapshot
-        updated = reader.updated_at(plugin)
-        etag = _etag(ident, updated, request.args, kind)
+        served = retention.route(plugin, query.window, reader.retained(), app.plugins.values())
+        updated = _latest(reader.updated_at(plugin), reader.updated_at(served.plugin))
+        etag = _etag(ident, served.plugin.ident, updated, request.args, kind)
         if _not_modified(etag, updated):
             return _conditional(Response(status=304), etag, updated)
-        total = _count(reader, plugin, query, updated)
+        total = _count(reader, served.plugin, served.window, query.limit, updated)
         pages = max(1, math.ceil(total / query.rows_per_page))
         if query.page > pages:
             raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
         offset = (query.page - 1) * query.rows_per_page
         take = min(query.rows_per_page, total - offset)
-        rows = reader.rows(plugin, query.window, offset, take) if take > 0 else []
+        rows = reader.rows(served.plugin, served.window, offset, take) if take > 0 else []
     response = render(rows, kind, query.callback, plugin.model.columns)
     response.headers["Link"] = _links(ident, query, pages, now)
     response.headers["X-Link-Number"] = str(query.page)
     response.headers["X-Link-Count"] = str(pages)
     response.headers["X-Total-Count"] = str(total)
+    _say_where(response, served)
     return _conditional(response, etag, updated)
 
 
@@ -84,18 +88,32 @@ def openapi_json() -> Response:
     return render(openapi.document(sorted(state().plugins)), "json")
 
 
-def _count(reader: Reader, plugin: type[Plugin], query: RowsQuery, updated: float | None) -> int:
-    """Rows in the window (capped by ``limit``); cached until the next flush changes the statistic."""
-    window = query.window
-    if "stop" not in request.args:
-        window = replace(window, stop=None)  # "until now": no new row appears but by a flush
-    key = (plugin.ident, window, updated)
+def _count(reader: Reader, plugin: type[Plugin], window: Window, limit: int | None, updated: float | None) -> int:
+    """Rows in the window (capped by ``limit``); cached until a flush or a trim changes the statistic."""
+    key_window = window if "stop" in request.args else replace(window, stop=None)  # "until now": only a flush adds
+    key = (plugin.ident, key_window, updated)
     total = state().counts.get(key) if updated is not None else None
     if total is None:
-        total = reader.count(plugin, query.window)
+        total = reader.count(plugin, window)
         if updated is not None:
             state().counts.put(key, total)
-    return total if query.limit is None else min(total, query.limit)
+    return total if limit is None else min(total, limit)
+
+
+def _latest(*times: float | None) -> float | None:
+    """The newest of the update times known."""
+    known = [value for value in times if value is not None]
+    return max(known) if known else None
+
+
+def _say_where(response: Response, served: retention.Route) -> None:
+    """Name the resolution served and, when retention sent the read elsewhere, where and why."""
+    native = retention.resolution(served.plugin)
+    if native is not None:
+        response.headers["X-Resolution"] = str(served.window.resolution or native)
+    if served.notice is not None:
+        response.headers["X-Answered-From"] = served.plugin.ident
+        response.headers["X-Notice"] = served.notice
 
 
 def _describe(plugin: type[Plugin], reader: Reader) -> dict[str, Any]:
@@ -134,10 +152,10 @@ def _number(value: float | None) -> str:
     return "" if value is None else str(int(value)) if value == int(value) else repr(value)
 
 
-def _etag(ident: str, updated: float | None, args: MultiDict[str, str], kind: str) -> str:
+def _etag(ident: str, served: str, updated: float | None, args: MultiDict[str, str], kind: str) -> str:
     """Changes when the statistic's rows change, or the question does."""
     question = sorted((key, value) for key, values in args.lists() for value in values)
-    digest = hashlib.sha256(repr((ident, updated, question, kind)).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(repr((ident, served, updated, question, kind)).encode()).hexdigest()[:32]
     return digest
 
 

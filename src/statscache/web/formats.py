@@ -15,7 +15,9 @@ JSON_TYPES = ("application/json", "text/json")
 JS_TYPES = ("application/javascript", "text/javascript")
 CSV_TYPES = ("text/csv", "application/csv")
 OFFERED = (*JSON_TYPES, *JS_TYPES, *CSV_TYPES)
-EXPOSED = "Link, X-Link-Number, X-Link-Count, X-Total-Count, ETag, Last-Modified"
+EXPOSED = (
+    "Link, X-Link-Number, X-Link-Count, X-Total-Count, X-Resolution, X-Answered-From, X-Notice, ETag, Last-Modified"
+)
 
 
 class NotAcceptable(Exception):

@@ -21,6 +21,9 @@ PAGING_HEADERS = {
         ("X-Link-Count", "the number of pages", "integer"),
         ("X-Total-Count", "the number of rows over all pages", "integer"),
         ("ETag", "changes when the rows or the question change", "string"),
+        ("X-Resolution", "the bucket size served, in seconds (bucketed statistics)", "integer"),
+        ("X-Answered-From", "the coarser statistic that answered, when the window reaches past retention", "string"),
+        ("X-Notice", "why another statistic answered", "string"),
     )
 }
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from werkzeug.datastructures import MultiDict
 
-from statscache.buckets import MONDAY_OFFSET
+from statscache.buckets import MONDAY_OFFSET, UNITS, parse_duration
 from statscache.message import parse_time
 from statscache.models import Counter, Window
 from statscache.plugin import Plugin
@@ -18,9 +16,7 @@ from statscache.serialise import FORMATS
 
 CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 FILTERS = ("category", "topic", "user", "package", "project")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ORDERS = ("asc", "desc")
-T = TypeVar("T")
 
 
 class BadParameter(ValueError):
@@ -149,16 +145,9 @@ def _resolution(args: MultiDict[str, str], plugin: type[Plugin]) -> tuple[int | 
         return None, 0
     if not isinstance(plugin.model, Counter) or plugin.resolution is None:
         raise BadParameter("resolution", f"{plugin.ident} is not a counter; only counters roll up")
-    size = _parse(text.strip(), lambda t: int(t[:-1]) * UNITS[t[-1]] if t[-1:] in UNITS else int(t))
+    size = parse_duration(text)
     native = int(plugin.resolution.total_seconds())
     if size is None or size < native or size % native or size > 100 * 365 * 86400:
         raise BadParameter("resolution", f"resolution must be a multiple of {native} seconds (like 1h or 3600)")
     offset = MONDAY_OFFSET if size % UNITS["w"] == 0 else 0
     return (None if size == native else size), offset
-
-
-def _parse(text: str, convert: Callable[[str], T]) -> T | None:
-    try:
-        return convert(text)
-    except (ValueError, KeyError):
-        return None
