@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from statscache.cli import cli
 from statscache.config import AmqpConfig, Config, ConfigError, ZmqConfig, build, default_queue, load
+from statscache.reference import Undocumented, markdown, settings
 
 EXAMPLE = Path(__file__).parent.parent / "statscache.example.toml"
+REFERENCE = Path(__file__).parent.parent / "docs" / "configuration.md"
 
 
 def test_the_example_is_the_defaults() -> None:
@@ -21,10 +25,30 @@ def test_the_example_is_the_defaults() -> None:
 def test_every_setting_is_documented_in_the_example(section: str, cls: type) -> None:
     text = EXAMPLE.read_text()
     for setting in fields(cls):
-        if setting.name in ("amqp", "zmq"):
+        if setting.name in ("amqp", "zmq", "retention"):
             continue
         documented = re.search(rf"^#? ?\[{{0,2}}{section}\.?{setting.name}\b|^#? ?{setting.name} =", text, re.MULTILINE)
         assert documented, f"{section or 'top level'}: {setting.name} is not in statscache.example.toml"
+
+
+def test_the_reference_covers_every_setting_and_is_current() -> None:
+    wanted = [f.name for f in fields(Config) if f.name not in ("amqp", "zmq")]
+    wanted += [f"amqp.{f.name}" for f in fields(AmqpConfig)] + [f"zmq.{f.name}" for f in fields(ZmqConfig)]
+    documented = {setting.key: setting for setting in settings()}
+    assert sorted(documented) == sorted(wanted)
+    assert all(len(setting.doc) > 10 for setting in documented.values())
+    assert REFERENCE.read_text() == markdown(), "run: statscache config reference > docs/configuration.md"
+
+
+def test_an_undocumented_setting_is_an_error() -> None:
+    @dataclass
+    class Loose:
+        documented: int = 1
+        """Has its docstring."""
+        forgotten: str = "x"
+
+    with pytest.raises(Undocumented, match="forgotten"):
+        settings(Loose)
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -99,3 +123,15 @@ def test_systemd_units_run_real_commands() -> None:
         else:
             module, factory = command[-1].rstrip("()").split(":")
             assert callable(getattr(importlib.import_module(module), factory))
+
+
+def test_config_check_says_ok_or_one_line_why(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[retention]\n"1m" = 30\n')
+    bad.write_text('[retention]\n"1m" = "never"\n')
+    ok = CliRunner().invoke(cli, ["config", "check", "--config", str(good)], env={})
+    assert ok.exit_code == 0 and ok.output.strip().endswith("ok"), ok.output
+    failed = CliRunner().invoke(cli, ["config", "check", "--config", str(bad)], env={})
+    assert failed.exit_code == 1 and failed.output.count("\n") == 1 and "1m" in failed.output, failed.output
+    reference = CliRunner().invoke(cli, ["config", "reference"])
+    assert reference.exit_code == 0 and reference.output == markdown()

@@ -1,4 +1,4 @@
-"""The command line: ``statscache replay | show | plugins | serve | run | backfill | status | db upgrade``."""
+"""The command line: ``statscache replay | show | plugins | serve | run | backfill | status | db | config``."""
 
 from __future__ import annotations
 
@@ -266,6 +266,32 @@ def upgrade(db_url: str | None) -> None:
     with _store(db_url) as store:
         _guard(store.upgrade)
         click.echo(f"{store.safe_url} is at migration {_guard(store.revision)}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The daemon's configuration."""
+
+
+@config_group.command()
+def reference() -> None:
+    """Print the configuration reference (Markdown), generated from the code."""
+    from statscache.reference import markdown
+
+    click.echo(markdown(), nl=False)
+
+
+@config_group.command()
+@click.option("--config", "config_path", metavar="FILE", required=True, help="The TOML file to check.")
+def check(config_path: str) -> None:
+    """Check a configuration file (and STATSCACHE_* variables) without running anything."""
+    from statscache.config import ConfigError, load
+
+    try:
+        load(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{config_path}: ok")
 
 
 @cli.command()
