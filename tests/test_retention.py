@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 import recompute as expect
 from helpers import replay_files
+from statscache.buckets import iso
+from statscache.cli import cli
 from statscache.config import ConfigError, build
 from statscache.plugin import discover
 from statscache.retention import DAY, Policy, PolicyError, enforce
@@ -90,6 +93,10 @@ def test_trim_drops_only_old_fine_buckets(filled: Store, records: list[dict[str,
         assert "volume-1h" not in retained and "release-engineering-event-logs" not in retained
         assert reader.updated_at(CLASSES["volume-1s"]) > before["volume-1s"], "caches must see the trim"
         assert reader.updated_at(CLASSES["volume-1h"]) == before["volume-1h"]
+
+    status = CliRunner().invoke(cli, ["status", "--db", filled.url]).output.splitlines()
+    line = next(line for line in status if line.startswith("volume-1s "))
+    assert f"retained_from={iso(first_1s)}" in line and not any("retained_from" in x for x in status if "-1h " in x)
 
     stamped = filled.plugin_state()["volume-1s"]["updated_at"]
     assert enforce(filled, CLASSES.values(), policy, now)["volume-1s"] == 0

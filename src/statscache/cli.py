@@ -245,10 +245,11 @@ def _print_status(store: Store, classes: list[type[Plugin]]) -> None:
     state = store.plugin_state()
     with store.reader() as reader:
         for cls in classes:
-            checkpoint = state.get(cls.ident, {}).get("checkpoint")
+            known = state.get(cls.ident, {})
+            retained = f" retained_from={iso(known['retained_from'])}" if known.get("retained_from") else ""
             click.echo(
-                f"{cls.ident:<38} checkpoint={iso(checkpoint)} rows={reader.count(cls)} "
-                f"newest={iso(reader.newest(cls))}"
+                f"{cls.ident:<38} checkpoint={iso(known.get('checkpoint'))} rows={reader.count(cls)} "
+                f"newest={iso(reader.newest(cls))}{retained}"
             )
     for gap in store.gaps():
         click.echo(f"gap {iso(gap['start'])}..{iso(gap['end'])} for {gap['plugins']}: {gap['reason']}")
