@@ -331,14 +331,15 @@ def counted_categories(result: Result) -> Counter[str]:
 
 
 def describe(result: Result, n: int) -> str:
-    """One line of figures for a run."""
+    """Two lines of figures for a run: the rate, then where the time and the CPU went."""
     used, plural = result.usage, "s" if result.workers > 1 else " "
     return (
-        f"{result.workers} worker{plural}     {result.rate(n):10,.0f} msg/s   {result.seconds:6.2f} s, "
-        f"{used.flushes} flushes taking {used.flushing:.1f} s; "
-        f"{(used.workers + used.database) / n * 1000:.2f} ms CPU a message; CPU s: workers {used.workers:.1f}, "
-        f"PostgreSQL {used.database:.1f}, the rest {used.machine - used.workers - used.database:.1f} "
-        f"({used.machine / result.seconds:.2f} of {os.cpu_count()} cores busy)"
+        f"{result.workers} worker{plural}     {result.rate(n):10,.0f} msg/s   ({result.seconds:.2f} s)\n"
+        f"              {used.flushes} flushes, {used.flushing / result.seconds / result.workers:.0%} of each "
+        f"worker's time; CPU {(used.workers + used.database) / n * 1000:.2f} ms a message: workers "
+        f"{used.workers:.1f} s, PostgreSQL {used.database:.1f} s; the rest of the machine "
+        f"{used.machine - used.workers - used.database:.1f} s ({used.machine / result.seconds:.2f} of "
+        f"{os.cpu_count()} cores busy)"
     )
 
 
