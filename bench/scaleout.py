@@ -69,6 +69,7 @@ class Usage:
 
     workers: float
     database: float
+    broker: float  # RabbitMQ's whole server, whoever it served
     machine: float
     flushing: float  # seconds the workers spent in flushes, waiting for the flush lock included
     flushes: int
@@ -255,20 +256,35 @@ def flush_metrics(port: int) -> tuple[float, int]:
     return float(samples[f"{name}_sum"]), int(float(samples[f"{name}_count"]))
 
 
-def cpu_now(workers: Workers, url: str) -> tuple[float, dict[int, float], float]:
-    """CPU seconds so far: of the workers, of each database backend, of the whole machine."""
+def broker_seconds() -> float:
+    """CPU seconds of the local RabbitMQ server (Erlang's ``beam.smp``) so far; 0 if not found."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "beam.smp":
+                return cpu_seconds(int(comm.parent.name))
+        except OSError:
+            continue
+    return 0.0
+
+
+Snapshot = tuple[float, dict[int, float], float, float]
+
+
+def cpu_now(workers: Workers, url: str) -> Snapshot:
+    """CPU seconds so far: of the workers, of each database backend, of the broker, of the whole machine."""
     database = {pid: cpu_seconds(pid) for pid in backends(url)}
-    return sum(cpu_seconds(p.pid) for p in workers.processes), database, machine_seconds()
+    return sum(cpu_seconds(p.pid) for p in workers.processes), database, broker_seconds(), machine_seconds()
 
 
-def usage(workers: Workers, ports: Sequence[int], url: str, before: tuple[float, dict[int, float], float]) -> Usage:
-    """What the workers, their database backends and the machine used since ``before``."""
+def usage(workers: Workers, ports: Sequence[int], url: str, before: Snapshot) -> Usage:
+    """What the workers, their database backends, the broker and the machine used since ``before``."""
     flushing = [flush_metrics(port) for port in ports]
     after = cpu_now(workers, url)
     return Usage(
         workers=after[0] - before[0],
         database=sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items()),
-        machine=after[2] - before[2],
+        broker=after[2] - before[2],
+        machine=after[3] - before[3],
         flushing=sum(seconds for seconds, _ in flushing),
         flushes=sum(count for _, count in flushing),
     )
@@ -337,9 +353,9 @@ def describe(result: Result, n: int) -> str:
         f"{result.workers} worker{plural}     {result.rate(n):10,.0f} msg/s   ({result.seconds:.2f} s)\n"
         f"              {used.flushes} flushes, {used.flushing / result.seconds / result.workers:.0%} of each "
         f"worker's time; CPU {(used.workers + used.database) / n * 1000:.2f} ms a message: workers "
-        f"{used.workers:.1f} s, PostgreSQL {used.database:.1f} s; the rest of the machine "
-        f"{used.machine - used.workers - used.database:.1f} s ({used.machine / result.seconds:.2f} of "
-        f"{os.cpu_count()} cores busy)"
+        f"{used.workers:.1f} s, PostgreSQL {used.database:.1f} s; RabbitMQ {used.broker:.1f} s, everything else "
+        f"{used.machine - used.workers - used.database - used.broker:.1f} s "
+        f"({used.machine / result.seconds:.2f} of {os.cpu_count()} cores busy)"
     )
 
 
