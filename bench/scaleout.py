@@ -65,7 +65,7 @@ class Queue:
 
 @dataclass(frozen=True)
 class Usage:
-    """CPU seconds a run used (its workers, their PostgreSQL backends, the whole machine), and its flushes."""
+    """CPU seconds a run used (workers, their PostgreSQL backends, broker, whole machine), and its flushes."""
 
     workers: float
     database: float
@@ -350,7 +350,8 @@ def describe(result: Result, n: int) -> str:
     """Two lines of figures for a run: the rate, then where the time and the CPU went."""
     used, plural = result.usage, "s" if result.workers > 1 else " "
     return (
-        f"{result.workers} worker{plural}     {result.rate(n):10,.0f} msg/s   ({result.seconds:.2f} s)\n"
+        f"{result.workers} worker{plural}     {result.rate(n):10,.0f} msg/s   "
+        f"({result.seconds:.2f} s; the {result.launch:.1f} s start-up before it not counted)\n"
         f"              {used.flushes} flushes, {used.flushing / result.seconds / result.workers:.0%} of each "
         f"worker's time; CPU {(used.workers + used.database) / n * 1000:.2f} ms a message: workers "
         f"{used.workers:.1f} s, PostgreSQL {used.database:.1f} s; RabbitMQ {used.broker:.1f} s, everything else "
