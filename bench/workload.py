@@ -101,6 +101,7 @@ class Mix:
 
     @classmethod
     def from_corpus(cls) -> Mix:
+        """The corpus grouped by category, weighted by ``weights()``; fails if ``RANKING`` misses one."""
         members: dict[str, list[tuple[str, orjson.Fragment]]] = {}
         for record in templates():
             body = orjson.Fragment(orjson.dumps(record.get("msg", record.get("body"))))
