@@ -12,11 +12,12 @@ demo: $(VENV)/.installed  ## set up, replay the bundled sample into statscache.d
 test: lint  ## lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed  ## every benchmark, about 9 minutes (see bench/README.md)
+bench: $(VENV)/.installed  ## every benchmark, about 14 minutes (see bench/README.md)
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/scaleout.py
 
 lint: $(VENV)/.installed  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench examples

@@ -68,7 +68,9 @@ def live(lines: list[bytes], scratch: Path, preload: bool) -> float:
     setup.queue_bind(queue, exchange, routing_key="#")
     if preload:
         publish(lines, exchange)
-    daemon = Daemon(build({"db_url": f"sqlite:///{scratch}/live-{preload}.db", "health_port": 0, "amqp": amqp}))
+    daemon = Daemon(
+        build({"db_url": f"sqlite:///{scratch}/live-{preload}.db", "health_port": 0, "backfill": False, "amqp": amqp})
+    )
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()
     while not daemon.sources[0].consuming:
