@@ -1,0 +1,69 @@
+// Live updates: follow /api/<ident>/stream and re-render the page's live part from the server.
+//
+// The server renders every page whole; on each "rows" event this fetches the same URL again and
+// swaps in its #live element, so the table, the chart and the dashboard stay exactly what the
+// server would show (windows, roll-ups and the layout are applied in one place, in Python).
+(function () {
+  "use strict";
+  var page = document.getElementById("page");
+  if (!page || !page.dataset.stream || !window.EventSource || !window.fetch) return;
+
+  var busy = false;
+  var again = false;
+  var timer = null;
+
+  function say(text) {
+    var node = document.querySelector("#live .live-state");
+    if (node) node.textContent = text;
+  }
+
+  function freshChart(root) {
+    // The chart's URL does not change while its rows do: fetch it past the cache.
+    var img = root.querySelector("#chart-svg");
+    if (!img) return Promise.resolve();
+    return fetch(img.getAttribute("src"), { cache: "no-store" })
+      .then(function (response) { return response.ok ? response.blob() : null; })
+      .then(function (blob) {
+        if (!blob) return;
+        var url = URL.createObjectURL(blob);
+        img.addEventListener("load", function () { URL.revokeObjectURL(url); }, { once: true });
+        img.src = url;
+      });
+  }
+
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(window.location.href, { cache: "no-store", headers: { Accept: "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) return null;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+        var current = document.getElementById("live");
+        if (!fresh || !current) return null;
+        var node = document.importNode(fresh, true);
+        current.replaceWith(node);
+        say("· live");
+        document.dispatchEvent(new CustomEvent("statscache:refreshed", { detail: node }));
+        return freshChart(node);
+      })
+      .catch(function () { say("· update failed, retrying"); })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  var source = new EventSource(page.dataset.stream);
+  source.addEventListener("open", function () { say("· live"); });
+  source.addEventListener("error", function () { say("· reconnecting"); });
+  source.addEventListener("rows", function (event) {
+    var data = {};
+    try { data = JSON.parse(event.data); } catch (ignored) { return; }
+    var live = document.getElementById("live");
+    if (live && String(data.updated) === live.dataset.updated) return;  // already showing it
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 150);  // one re-render for a burst of flushes
+  });
+  window.addEventListener("pagehide", function () { source.close(); });
+})();
