@@ -33,8 +33,9 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
@@ -68,6 +69,8 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # tick steps in seconds below a month; months and years step by the calendar
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 MONTHS = (1, 2, 3, 6, 12, 24, 60, 120, 240, 600)
+MONTH = 2629746.0  # an average Gregorian month in seconds, to compare calendar steps with fixed ones
+YEAR = 12 * MONTH
 WEEK_OFFSET = 4 * 86400  # 1970-01-05 was a Monday: weekly ticks fall on Mondays
 
 
@@ -265,7 +268,7 @@ def _timeline(svg: ET.Element, rows: Sequence[Row], options: Options) -> None:
         )
         dot.set("class", "event")
         dot.set("data-key", _clean(str(row["category"])))
-        dot.set("data-time", _number(epoch))
+        dot.set("data-time", repr(epoch))
         when = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         ET.SubElement(dot, "title").text = _clean(f"{row['category']} ({row['category_constraint']}): {when}")
 
@@ -287,16 +290,34 @@ def _with_zeros(values: dict[float, float], step: int | None) -> list[tuple[floa
 
 
 def time_ticks(first: float, last: float, most: int) -> list[tuple[float, str]]:
-    """At most ``most`` round UTC times in ``[first, last]``, labelled in UTC at the step's precision."""
+    """Round UTC times in ``[first, last]``, labelled in UTC at the step's precision.
+
+    The step is the finest that gives at most ``most`` ticks, unless that leaves fewer
+    than two: then the next finer one (never more than a few times ``most``).
+    """
     span = max(last - first, 1)
-    for step in STEPS:
-        if span / step <= most:
-            offset = WEEK_OFFSET if step == 604800 else 0
-            begin = math.ceil((first - offset) / step) * step + offset
-            ticks = [float(begin + n * step) for n in range(int((last - begin) // step) + 1)]
+    steps: list[tuple[float, Callable[[], list[float]]]] = [
+        (float(step), partial(_fixed_ticks, first, last, step)) for step in STEPS
+    ]
+    steps += [(months * MONTH, partial(_month_ticks, first, last, months)) for months in MONTHS]
+    previous: tuple[float, list[float]] | None = None
+    for step, ticks_of in steps:
+        if span / step > 10 * most:
+            continue  # far too many to list
+        ticks = ticks_of()
+        if len(ticks) <= most:
+            if len(ticks) < 2 and previous is not None:
+                step, ticks = previous
             return [(tick, _time_label(tick, step, span)) for tick in ticks]
-    months = next((m for m in MONTHS if span / (m * 30.4 * 86400) <= most), MONTHS[-1])
-    return [(tick, _time_label(tick, months * 2629746, span)) for tick in _month_ticks(first, last, months)]
+        previous = (step, ticks)
+    return []
+
+
+def _fixed_ticks(first: float, last: float, step: int) -> list[float]:
+    """Multiples of ``step`` seconds since the epoch (weeks: Mondays) in ``[first, last]``."""
+    offset = WEEK_OFFSET if step == 604800 else 0
+    begin = math.ceil((first - offset) / step) * step + offset
+    return [float(begin + n * step) for n in range(int((last - begin) // step) + 1)]
 
 
 def _month_ticks(first: float, last: float, months: int) -> list[float]:
@@ -315,9 +336,9 @@ def _month_ticks(first: float, last: float, months: int) -> list[float]:
 
 def _time_label(epoch: float, step: float, span: float) -> str:
     moment = datetime.fromtimestamp(epoch, UTC)
-    if step >= 12 * 2629746:
+    if step >= YEAR:
         return moment.strftime("%Y")
-    if step >= 2629746:
+    if step >= MONTH:
         return moment.strftime("%Y-%m")
     if step >= 86400:
         return moment.strftime("%Y-%m-%d")
