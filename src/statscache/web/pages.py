@@ -28,7 +28,7 @@ from statscache.plugin import Plugin
 from statscache.plugins import releng
 from statscache.web import openapi
 from statscache.web.formats import error
-from statscache.web.params import BadParameter, RowsQuery, rows_query, single
+from statscache.web.params import STREAM_REFUSES, BadParameter, RowsQuery, rows_query, single
 from statscache.web.state import UnknownStatistic, state
 
 blueprint = Blueprint("pages", __name__)
@@ -68,6 +68,7 @@ class Entry:
     timestamp: float | None = None
     state: str = "none"
     status: str = "no event"
+    raw: str = ""
     detail: str = ""
     topic: str = ""
     stale: bool = False
@@ -196,7 +197,9 @@ def statistic(ident: str) -> str:
         keyed=isinstance(plugin.model, Counter) and plugin.model.key is not None,
         latest=isinstance(plugin.model, Latest),
         chart_url=_api_url(ident, chart_args, format="svg"),
-        chart_json=_api_url(ident, chart_args, format="json", order="asc", rows_per_page=str(app.max_rows_per_page)),
+        chart_json=_api_url(
+            ident, _without(chart_args, ("top",)), format="json", order="asc", rows_per_page=str(app.max_rows_per_page)
+        ),
         json_url=_api_url(ident, question.api, format="json"),
         csv_url=_api_url(ident, question.api, format="csv"),
         page_url=lambda number: _page_url(ident, number),
@@ -288,10 +291,8 @@ def _api_url(ident: str, args: MultiDict[str, str], **extra: str) -> str:
 
 
 def _stream_url(ident: str, question: Question) -> str:
-    """The stream of the rows this page shows: its window (left open at the top while following)."""
-    kept = _without(question.api, ("page", "rows_per_page", "order", "limit", "as_of", "format", "callback", "top"))
-    if question.following:
-        kept.pop("stop", None)
+    """The stream of the rows this page shows: from its window's start (the stream has no stop)."""
+    kept = _without(question.api, STREAM_REFUSES)
     kept.setdefault("start", "0")  # the whole statistic: changes to old buckets count too
     return _stream_path(ident, kept)
 
@@ -369,6 +370,7 @@ def _entry(row: Row, spec: Mapping[str, Any], status_map: Mapping[str, Any], now
         timestamp=timestamp,
         state=status["state"],
         status=status["label"],
+        raw=status.get("raw", ""),
         detail=detail,
         topic=str(message.get("topic", "")),
         stale=bool(stale_after) and now - timestamp > stale_after,

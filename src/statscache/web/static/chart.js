@@ -2,13 +2,14 @@
 //
 // The statistic page names the rows of its chart as JSON (data-chart-json: the same window and
 // roll-up as the SVG, oldest first). Counters and distinct counts become lines, one per key for a
-// keyed counter (the six largest, the rest summed as "other", as the SVG does). Without uPlot, or
+// keyed counter (the five largest, or the page's top N, the rest summed as "other", as the SVG does). Without uPlot, or
 // for the release-engineering timeline, the SVG stays.
 (function () {
   "use strict";
-  var TOP = 6;
+  var TOP = 5;  // as the SVG: the five largest keys, then "other"
   var COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
   var page = document.getElementById("page");
+  if (page && Number(page.dataset.top) > 0) TOP = Number(page.dataset.top);
   if (!page || !window.uPlot || !page.dataset.chartJson || page.dataset.kind === "latest") return;
   var plot = null;
 

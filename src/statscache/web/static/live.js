@@ -11,6 +11,7 @@
   var busy = false;
   var again = false;
   var timer = null;
+  var shown = null;  // the object URL of the chart on screen, once live
 
   function say(text) {
     var node = document.querySelector("#live .live-state");
@@ -25,9 +26,9 @@
       .then(function (response) { return response.ok ? response.blob() : null; })
       .then(function (blob) {
         if (!blob) return;
-        var url = URL.createObjectURL(blob);
-        img.addEventListener("load", function () { URL.revokeObjectURL(url); }, { once: true });
-        img.src = url;
+        if (shown) URL.revokeObjectURL(shown);  // the picture it showed is gone with the old node
+        shown = URL.createObjectURL(blob);
+        img.src = shown;
       });
   }
 
