@@ -302,3 +302,21 @@ def test_openapi_offers_svg_for_rows(client: FlaskClient) -> None:
     formats = {p["name"]: p for p in operation["parameters"]}["format"]["schema"]["enum"]
     assert formats == ["json", "csv", "svg"]
     assert {"width", "height", "sparkline"} <= {p["name"] for p in operation["parameters"]}
+
+
+@pytest.mark.postgres
+def test_postgres_draws_the_same_charts(postgres_url: str, client: FlaskClient) -> None:
+    replay_files(postgres_url, FILES)[0].close()
+    app = create_app(postgres_url)
+    try:
+        on_postgres = app.test_client()
+        for query in (
+            "volume-by-category-1d?format=svg",
+            "volume-by-topic-1h?format=svg&resolution=1d&top=3&start=1400000000",
+            "active-users-1w?format=svg&width=500&height=200",
+            "release-engineering-event-logs?format=svg",
+            "volume-1h?format=svg&sparkline=1&limit=50",
+        ):
+            assert on_postgres.get(f"/api/{query}").data == client.get(f"/api/{query}").data, query
+    finally:
+        app.extensions["statscache"].store.close()

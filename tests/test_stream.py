@@ -40,8 +40,9 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    url = f"sqlite:///{tmp_path / 'stream.db'}"
+def server(db_url: str) -> Iterator[Server]:
+    """The app on a loopback port over a database (SQLite, then PostgreSQL) holding the corpus."""
+    url = db_url
     replay_files(url, FILES)[0].close()
     app = create_app(url, STREAM_POLL_INTERVAL=0.1, STREAM_LIFETIME=20, STREAM_HEARTBEAT=0.5)
     http: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
@@ -227,8 +228,15 @@ def test_the_stream_keeps_alive_and_ends_after_its_lifetime(tmp_path: Path) -> N
     ],
 )
 def test_bad_requests_are_json_errors_before_the_stream_starts(
-    server: Server, path: str, status: int, parameter: str
+    sqlite_url: str, path: str, status: int, parameter: str
 ) -> None:
-    response = httpx.get(server.base + path, timeout=10)
+    app = create_app(sqlite_url)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        response = httpx.get(f"http://127.0.0.1:{http.server_port}{path}", timeout=10)
+    finally:
+        http.shutdown()
+        app.extensions["statscache"].store.close()
     assert response.status_code == status and response.headers["content-type"] == "application/json"
     assert response.json()["parameter"] == parameter and response.json()["error"]

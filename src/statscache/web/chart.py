@@ -236,8 +236,9 @@ def _legend(svg: ET.Element, lines: list[Series], frame: Frame, options: Options
     legend.set("class", "legend")
     left = frame.right + 12
     room = max(4, int((options.width - left - 24) // 6.5))
+    spacing = min(16.0, (options.height - frame.top - 8) / len(lines))  # many keys: closer, still inside
     for index, line in enumerate(lines):
-        y = frame.top + 8 + index * 16
+        y = frame.top + 8 + index * spacing
         swatch = ET.SubElement(legend, "rect", x=f"{left:.1f}", y=f"{y - 8:.1f}", width="10", height="10")
         swatch.set("class", f"swatch {line.css}")
         text = f"{line.key} {_number(line.total)}"
