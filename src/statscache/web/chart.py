@@ -242,7 +242,7 @@ def _legend(svg: ET.Element, lines: list[Series], frame: Frame, options: Options
         swatch = ET.SubElement(legend, "rect", x=f"{left:.1f}", y=f"{y - 8:.1f}", width="10", height="10")
         swatch.set("class", f"swatch {line.css}")
         text = f"{line.key} {_number(line.total)}"
-        shown = text if len(text) <= room else text[: room - 1] + "…"
+        shown = text if len(text) <= room else "…" + text[1 - room :]  # keys differ at the end (topics)
         label = _text(legend, left + 14, y + 1, shown, "legend-label")
         label.set("data-key", _clean(line.key))
         label.set("data-total", _number(line.total))
