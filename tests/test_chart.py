@@ -248,6 +248,8 @@ def test_an_empty_window_says_so(client: FlaskClient) -> None:
 
 def test_size_and_sparkline(client: FlaskClient) -> None:
     root = svg(client, "/api/volume-by-category-1d?format=svg&width=640&height=200")
+    title = root.find("svg:title", NS)
+    assert title is not None and title.text == "Message volume by category (1d)"
     assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("640", "200", "0 0 640 200")
     spark = svg(client, "/api/volume-by-category-1d?format=svg&sparkline=1")
     assert (spark.get("width"), spark.get("height")) == ("160", "32")

@@ -214,6 +214,24 @@ def test_the_stream_keeps_alive_and_ends_after_its_lifetime(tmp_path: Path) -> N
         app.extensions["statscache"].store.close()
 
 
+def test_a_database_failing_mid_stream_ends_it_quietly(sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    flush(sqlite_url, message("org.x.y.bodhi.z", time.time()))
+    app = create_app(sqlite_url, STREAM_POLL_INTERVAL=0.1, STREAM_LIFETIME=20, STREAM_HEARTBEAT=0.3)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        stream = Listener(Server(f"http://127.0.0.1:{http.server_port}", sqlite_url), "/api/volume-1m/stream")
+        with Store(sqlite_url) as store, store.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE statscache_plugins")  # every poll now fails
+        deadline = time.monotonic() + WAIT
+        while "closed" not in stream.items.get(timeout=max(0.01, deadline - time.monotonic())):
+            pass
+        assert "stream of volume-1m ended: the database failed" in caplog.text
+    finally:
+        http.shutdown()
+        app.extensions["statscache"].store.close()
+
+
 @pytest.mark.parametrize(
     ("path", "status", "parameter"),
     [

@@ -130,7 +130,7 @@ def _chart(reader: Reader, plugin: type[Plugin], query: RowsQuery) -> Response:
         note = f"{'newest' if query.window.descending else 'oldest'} {take} rows"
     native = plugin.resolution.total_seconds() if plugin.resolution is not None else None
     step = query.window.resolution or (int(native) if native else None)
-    return render(chart.render(rows, plugin.model, step, query.chart, note), "svg")
+    return render(chart.render(rows, plugin.model, step, query.chart, plugin.name, note), "svg")
 
 
 def _count(reader: Reader, plugin: type[Plugin], query: RowsQuery, updated: float | None) -> int:

@@ -125,9 +125,16 @@ class Frame:
         return " ".join([f"{left + (t - first) * across:.1f},{bottom - v * up:.1f}" for t, v in points])
 
 
-def render(rows: Sequence[Row], model: ModelKind, step: int | None, options: Options, note: str = "") -> str:
-    """The SVG text for ``rows`` of a statistic of ``model`` whose buckets are ``step`` seconds."""
+def render(
+    rows: Sequence[Row], model: ModelKind, step: int | None, options: Options, title: str = "", note: str = ""
+) -> str:
+    """The SVG text for ``rows`` of a statistic of ``model`` whose buckets are ``step`` seconds.
+
+    ``title`` names the picture for screen readers; ``note`` is a caption (rows left out).
+    """
     svg = _canvas(options)
+    if title:
+        ET.SubElement(svg, "title").text = _clean(title)
     if not rows:
         _empty(svg, options)
     elif isinstance(model, Latest):

@@ -23,17 +23,20 @@ whole window.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from statscache.models import Latest, ModelKind, Row, Window
 from statscache.plugin import Plugin
-from statscache.store import Store
+from statscache.store import Store, first_line
 
+log = logging.getLogger(__name__)
 LATE = 300.0  # seconds of lateness live traffic may have (as the checkpoints allow)
 MAX_WATCHED = 10_000  # the most rows one stream re-reads and remembers
 
@@ -57,9 +60,22 @@ def default_start(plugin: type[Plugin], window: Window, now: float) -> float:
 def events(
     store: Store, plugin: type[Plugin], window: Window, last_event_id: str | None, settings: Settings
 ) -> Iterator[str]:
-    """The text of the stream, chunk by chunk, until ``settings.lifetime`` has passed."""
-    deadline = time.monotonic() + settings.lifetime
+    """The text of the stream, chunk by chunk, until ``settings.lifetime`` has passed.
+
+    The database failing mid-stream ends the stream (one log line, no traceback): the
+    client reconnects and gets a 503 while it is still down.
+    """
     yield f"retry: {int(settings.retry * 1000)}\n\n"
+    try:
+        yield from _watch(store, plugin, window, last_event_id, settings)
+    except SQLAlchemyError as problem:
+        log.warning("stream of %s ended: the database failed: %s", plugin.ident, first_line(problem))
+
+
+def _watch(
+    store: Store, plugin: type[Plugin], window: Window, last_event_id: str | None, settings: Settings
+) -> Iterator[str]:
+    deadline = time.monotonic() + settings.lifetime
     updated, rows = _read(store, plugin, window)
     sent = {_identity(plugin.model, row): row for row in rows}
     if last_event_id is not None and last_event_id != _event_id(updated) and rows:
