@@ -251,6 +251,8 @@ def default_range(plugin: type[Plugin]) -> str:
 
 def ask(args: MultiDict[str, str], plugin: type[Plugin], newest: float | None, now: float, max_rows: int) -> Question:
     """The API question a statistic page asks: its window resolved from ``range`` or ``start``/``stop``."""
+    # A form sends the fields left empty (no start, top "all"): they mean "not given".
+    args = MultiDict([(key, value) for key, value in args.items(multi=True) if value.strip()])
     chosen = single(args, "range")
     if chosen is not None and chosen not in RANGES:
         raise BadParameter("range", f"range must be one of {', '.join(RANGES)}, not {chosen!r}")
