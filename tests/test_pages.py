@@ -497,3 +497,21 @@ def test_a_new_compose_status_appears_on_the_open_dashboard(
     assert page.locator(".entry", has_text=str(body["compose_id"])).count() == 0  # replaced: same stream
     shoot(watched, "dashboard-live-phone-light")
     watched.check()
+
+
+def test_a_page_on_a_preset_window_follows_new_data(open_page: Any, live: tuple[str, Server]) -> None:
+    url, running = live
+    watched = open_page()
+    visit(watched, running.base + "/statistics/volume-1d")  # the default: the last 30 days of data
+    page = watched.page
+    page.wait_for_function("document.querySelector('.live-state').textContent.includes('live')", timeout=10_000)
+    now = time.time()
+    today = expect.start(now, 86400)
+    ingest(url, {"topic": "org.fedoraproject.prod.pages.test.today", "timestamp": now, "msg_id": "pages-3", "msg": {}})
+    page.wait_for_function(
+        f"Array.from(document.querySelectorAll('table.rows tbody tr')).map(r => r.dataset.timestamp)"
+        f".join() === '{today}'",
+        timeout=10_000,
+    )  # the window moved to end today: the corpus's years-old rows left it
+    assert table(watched, "volume") == [(today, 1)]
+    watched.check()
