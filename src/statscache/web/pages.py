@@ -293,10 +293,12 @@ def _api_url(ident: str, args: MultiDict[str, str], **extra: str) -> str:
 
 
 def _stream_url(ident: str, question: Question) -> str:
-    """The stream of the rows this page shows: from its window's start (the stream has no stop)."""
-    kept = _without(question.api, STREAM_REFUSES)
-    kept.setdefault("start", "0")  # the whole statistic: changes to old buckets count too
-    return _stream_path(ident, kept)
+    """The stream of the rows this page shows: from its window's start (the stream has no stop).
+
+    A window without a start leaves it to the stream, which watches the buckets live traffic
+    can still change, rather than re-reading a whole statistic at every flush.
+    """
+    return _stream_path(ident, _without(question.api, STREAM_REFUSES))
 
 
 def _stream_path(ident: str, args: MultiDict[str, str]) -> str:

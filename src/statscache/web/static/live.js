@@ -50,8 +50,11 @@
       })
       .catch(function () { say("· update failed, retrying"); })
       .then(function () {
-        busy = false;
-        if (again) { again = false; refresh(); }
+        // At most one re-render a second, however often the statistic flushes.
+        setTimeout(function () {
+          busy = false;
+          if (again) { again = false; refresh(); }
+        }, 1000);
       });
   }
 
