@@ -54,7 +54,16 @@ def server(db_url: str) -> Iterator[Server]:
     serving.join(10)
     for listener in running.listeners:
         listener.close()
+    finish_streams()
     app.extensions["statscache"].store.close()
+
+
+def finish_streams() -> None:
+    """Wait for the server's request threads: a stream ends at its first write after the client left."""
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(WAIT)
+            assert not thread.is_alive(), "a stream outlived its client"
 
 
 class Listener:
@@ -211,6 +220,7 @@ def test_the_stream_keeps_alive_and_ends_after_its_lifetime(tmp_path: Path) -> N
         assert text.startswith("retry: 2000\n\n") and text.count(": keepalive\n\n") >= 2
     finally:
         http.shutdown()
+        finish_streams()
         app.extensions["statscache"].store.close()
 
 
@@ -221,6 +231,8 @@ def test_a_database_failing_mid_stream_ends_it_quietly(sqlite_url: str, caplog: 
     threading.Thread(target=http.serve_forever, daemon=True).start()
     try:
         stream = Listener(Server(f"http://127.0.0.1:{http.server_port}", sqlite_url), "/api/volume-1m/stream")
+        while stream.items.get(timeout=WAIT) != {"comment": "keepalive"}:  # until it has polled the table
+            pass
         with Store(sqlite_url) as store, store.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE statscache_plugins")  # every poll now fails
         deadline = time.monotonic() + WAIT
@@ -229,6 +241,7 @@ def test_a_database_failing_mid_stream_ends_it_quietly(sqlite_url: str, caplog: 
         assert "stream of volume-1m ended: the database failed" in caplog.text
     finally:
         http.shutdown()
+        finish_streams()
         app.extensions["statscache"].store.close()
 
 
@@ -255,6 +268,7 @@ def test_bad_requests_are_json_errors_before_the_stream_starts(
         response = httpx.get(f"http://127.0.0.1:{http.server_port}{path}", timeout=10)
     finally:
         http.shutdown()
+        finish_streams()
         app.extensions["statscache"].store.close()
     assert response.status_code == status and response.headers["content-type"] == "application/json"
     assert response.json()["parameter"] == parameter and response.json()["error"]

@@ -83,12 +83,13 @@ def _watch(
     quiet_since = time.monotonic()
     while time.monotonic() + settings.poll < deadline:
         time.sleep(settings.poll)
-        with store.reader() as reader:
-            if reader.updated_at(plugin) == updated:
-                if time.monotonic() - quiet_since >= settings.heartbeat:
-                    quiet_since = time.monotonic()
-                    yield ": keepalive\n\n"
-                continue
+        with store.reader() as reader:  # never held across a yield: a slow client holds no connection
+            moved = reader.updated_at(plugin) != updated
+        if not moved:
+            if time.monotonic() - quiet_since >= settings.heartbeat:
+                quiet_since = time.monotonic()
+                yield ": keepalive\n\n"
+            continue
         updated, rows = _read(store, plugin, window)
         changed = [row for row in rows if sent.get(_identity(plugin.model, row)) != row]
         sent = {_identity(plugin.model, row): row for row in rows}
