@@ -22,7 +22,7 @@
     // The chart's URL does not change while its rows do: fetch it past the cache.
     var img = root.querySelector("#chart-svg");
     if (!img) return Promise.resolve();
-    return fetch(img.getAttribute("src"), { cache: "no-store" })
+    return fetch(img.dataset.src || img.getAttribute("src"), { cache: "no-store" })
       .then(function (response) { return response.ok ? response.blob() : null; })
       .then(function (blob) {
         if (!blob) return;
@@ -42,6 +42,14 @@
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
         var current = document.getElementById("live");
         if (!fresh || !current) return null;
+        // The new chart keeps showing the picture on screen until its own arrives: importing an
+        // image with the API's URL would start a load that freshChart's would then cancel.
+        var before = current.querySelector("#chart-svg");
+        var after = fresh.querySelector("#chart-svg");
+        if (before && after) {
+          after.dataset.src = after.getAttribute("src");
+          after.setAttribute("src", before.getAttribute("src"));
+        }
         var node = document.importNode(fresh, true);
         current.replaceWith(node);
         say("· live");
@@ -59,7 +67,13 @@
   }
 
   var source = new EventSource(page.dataset.stream);
-  source.addEventListener("open", function () { say("· live"); });
+  source.addEventListener("open", function () {
+    say("· live");
+    // A flush between this page's render and the stream's first look is in neither: look again
+    // once the stream has taken its snapshot.
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 500);
+  });
   source.addEventListener("error", function () { say("· reconnecting"); });
   source.addEventListener("rows", function (event) {
     var data = {};
