@@ -349,6 +349,25 @@ def test_the_window_form_asks_for_the_window_typed(
     watched.check()
 
 
+@pytest.mark.parametrize("path", ["/", f"/statistics/volume-1d?{WEEKLY}", "/dashboards/release-engineering"])
+def test_pages_read_without_javascript(browser: Any, server: Server, records: list[dict[str, Any]], path: str) -> None:
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    try:
+        watched = Watched(context.new_page())
+        watched.page.on("requestfailed", lambda r: _failed(watched, r.url, r.failure))
+        visit(watched, server.base + path)
+        page = watched.page
+        assert page.locator(".uplot-host").count() == 0  # the server's SVG is all there is
+        if "statistics" in path:
+            assert page.locator("#chart-svg").is_visible()
+            assert table(watched, "volume") == sorted(weekly(records).items(), reverse=True)
+        if "dashboards" in path:
+            assert page.locator(".entry").count() > 0
+        watched.check()
+    finally:
+        context.close()
+
+
 def test_keyed_chart_has_the_recomputed_top_keys_and_other(
     open_page: Any, server: Server, records: list[dict[str, Any]]
 ) -> None:
