@@ -322,3 +322,17 @@ def test_postgres_draws_the_same_charts(postgres_url: str, client: FlaskClient) 
             assert on_postgres.get(f"/api/{query}").data == client.get(f"/api/{query}").data, query
     finally:
         app.extensions["statscache"].store.close()
+
+
+def test_the_time_axis_spans_the_window_asked_for(client: FlaskClient, records: list[dict[str, Any]]) -> None:
+    buckets = [row["timestamp"] for row in expect.volume(records, D)]
+    start, stop = 1230768000, 1767225600  # 2009-01-01 and 2026-01-01, around the corpus's 2012 to 2024
+    for query in (f"start={start}&stop={stop}", f"start={start}"):  # without stop: up to now
+        root = svg(client, f"/api/volume-1d?format=svg&{query}")
+        ticks = [float(t.get("data-time", "")) for t in root.iter(f"{{{NS['svg']}}}text") if t.get("data-time")]
+        assert start <= min(ticks) < min(buckets) and max(buckets) < max(ticks) <= (
+            stop if "stop" in query else time.time()
+        )
+    unbounded = svg(client, "/api/volume-1d?format=svg")
+    ticks = [float(t.get("data-time", "")) for t in unbounded.iter(f"{{{NS['svg']}}}text") if t.get("data-time")]
+    assert min(buckets) <= min(ticks) and max(ticks) <= max(buckets), "without a window: the rows' own times"

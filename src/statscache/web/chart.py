@@ -82,6 +82,8 @@ class Options:
     height: int = 300
     sparkline: bool = False
     top: int = 5
+    start: float | None = None  # the time axis spans the window asked for, else the rows' times
+    stop: float | None = None
 
 
 @dataclass
@@ -189,10 +191,7 @@ def _empty(svg: ET.Element, options: Options) -> None:
 
 
 def _line_chart(svg: ET.Element, lines: list[Series], step: int | None, options: Options) -> None:
-    buckets = [bucket for line in lines for bucket in line.values]
-    first, last = min(buckets), max(buckets)
-    if first == last:
-        first, last = first - (step or 3600), last + (step or 3600)
+    first, last = _span(options, [bucket for line in lines for bucket in line.values], step or 3600)
     y_ticks = _value_ticks(max(max(line.values.values()) for line in lines), max(2, options.height // 50))
     frame = _frame(options, first, last, y_ticks[-1], legend=not options.sparkline)
     if not options.sparkline:
@@ -206,6 +205,13 @@ def _line_chart(svg: ET.Element, lines: list[Series], step: int | None, options:
         ET.SubElement(drawn, "title").text = _clean(f"{line.key}: {_number(line.total)}")
     if not options.sparkline:
         _legend(svg, lines, frame, options)
+
+
+def _span(options: Options, times: list[float], pad: float) -> tuple[float, float]:
+    """The time axis: the window asked for (widened to the rows), else the rows' times; never empty."""
+    first = min(times) if options.start is None else min(options.start, *times)
+    last = max(times) if options.stop is None else max(options.stop, *times)
+    return (first - pad, last + pad) if first == last else (first, last)
 
 
 def _frame(options: Options, first: float, last: float, high: float, legend: bool) -> Frame:
@@ -259,9 +265,7 @@ def _legend(svg: ET.Element, lines: list[Series], frame: Frame, options: Options
 def _timeline(svg: ET.Element, rows: Sequence[Row], options: Options) -> None:
     """One lane per category, a dot per event at its time (Latest rows are events, not a series)."""
     times = [float(row["timestamp"]) for row in rows]
-    first, last = min(times), max(times)
-    if first == last:
-        first, last = first - 3600, last + 3600
+    first, last = _span(options, times, 3600)
     lanes = sorted({str(row["category"]) for row in rows})
     frame = _frame(options, first, last, len(lanes), legend=False)
     if not options.sparkline:

@@ -130,7 +130,7 @@ def rows_query(args: MultiDict[str, str], plugin: type[Plugin], now: float, max_
         rows_per_page=integer(args, "rows_per_page", 1, max_rows_per_page) or min(100, max_rows_per_page),
         callback=callback(args),
         format=choice(args, "format", ROW_FORMATS, None),
-        chart=chart_options(args, window.top),
+        chart=chart_options(args, window),
     )
 
 
@@ -156,12 +156,24 @@ def stream_window(args: MultiDict[str, str], plugin: type[Plugin]) -> Window:
     )
 
 
-def chart_options(args: MultiDict[str, str], top: int | None) -> Options:
-    """``width``, ``height`` and ``sparkline`` of ``format=svg`` (checked whatever the format)."""
+def chart_options(args: MultiDict[str, str], window: Window) -> Options:
+    """``width``, ``height`` and ``sparkline`` of ``format=svg`` (checked whatever the format).
+
+    The time axis spans the window when the client bounded it (``stop`` then defaults to
+    now: a live chart ends at now), else the rows' own times.
+    """
     sparkline = choice(args, "sparkline", SWITCH, "0") == "1"
     width = integer(args, "width", *WIDTH) or (SPARKLINE[0] if sparkline else Options.width)
     height = integer(args, "height", *HEIGHT) or (SPARKLINE[1] if sparkline else Options.height)
-    return Options(width=width, height=height, sparkline=sparkline, top=top or Options.top)
+    bounded = window.start is not None or "stop" in args
+    return Options(
+        width=width,
+        height=height,
+        sparkline=sparkline,
+        top=window.top or Options.top,
+        start=window.start,
+        stop=window.stop if bounded else None,
+    )
 
 
 def _keys(args: MultiDict[str, str], plugin: type[Plugin]) -> tuple[str, ...]:
