@@ -17,17 +17,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from statscache.buckets import iso, label
-from statscache.models import Counter, Latest, Row
+from statscache.models import Counter, Row
 from statscache.plugin import Plugin
 from statscache.plugins import releng
 from statscache.web import openapi
-from statscache.web.formats import error
 from statscache.web.params import STREAM_REFUSES, BadParameter, RowsQuery, rows_query, single
 from statscache.web.state import UnknownStatistic, state
 
@@ -55,8 +54,7 @@ class Question:
 
     api: MultiDict[str, str]
     query: RowsQuery
-    range: str | None
-    following: bool  # no explicit stop: the window moves with new data
+    range: str | None  # the preset the window came from (None: an explicit start or stop)
 
 
 @dataclass
@@ -112,15 +110,19 @@ def register(app: Flask) -> None:
         app.register_error_handler(code, _http_error)
 
 
-def _http_error(problem: HTTPException) -> Response | tuple[str, int]:
-    """An unknown URL or method: an HTML page for people, the API's JSON error under ``/api``."""
-    code = problem.code or 500
+def _http_error(problem: HTTPException) -> Any:
+    """An unknown URL or method: an HTML page for people; under ``/api``, the API's own JSON error.
+
+    A handler for a status code takes precedence over one for a class, so this one answers
+    every 404 and 405 and hands those of the API to the handler :mod:`errors` installed.
+    """
     if request.path == "/api" or request.path.startswith("/api/"):
-        response = error(code, problem.description or problem.name)
-        if code == 405 and problem.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(problem.valid_methods)  # type: ignore[attr-defined]
-        return response
-    return error_page(code, problem.name, problem.description or problem.name)
+        return current_app.error_handler_spec[None][None][HTTPException](problem)
+    code = problem.code or 500
+    response = Response(*error_page(code, problem.name, problem.description or problem.name), mimetype="text/html")
+    if code == 405 and problem.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(problem.valid_methods)  # type: ignore[attr-defined]
+    return response
 
 
 @blueprint.errorhandler(BadParameter)
@@ -195,7 +197,6 @@ def statistic(ident: str) -> str:
         ranges=RANGES,
         roll_ups=roll_ups(plugin),
         keyed=isinstance(plugin.model, Counter) and plugin.model.key is not None,
-        latest=isinstance(plugin.model, Latest),
         chart_url=_api_url(ident, chart_args, format="svg"),
         chart_json=_api_url(
             ident, _without(chart_args, ("top",)), format="json", order="asc", rows_per_page=str(app.max_rows_per_page)
@@ -270,7 +271,7 @@ def ask(args: MultiDict[str, str], plugin: type[Plugin], newest: float | None, n
             api["stop"] = str(stop)
     api.setdefault("rows_per_page", str(min(ROWS_PER_PAGE, max_rows)))
     query = rows_query(api, plugin, now, max_rows)
-    return Question(api=api, query=query, range=chosen, following="stop" not in args)
+    return Question(api=api, query=query, range=chosen)
 
 
 def roll_ups(plugin: type[Plugin]) -> list[tuple[int, str]]:
