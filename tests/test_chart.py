@@ -276,6 +276,7 @@ def test_release_engineering_events_are_a_timeline(client: FlaskClient) -> None:
 def test_negotiation_and_caching_headers(client: FlaskClient) -> None:
     chart = client.get("/api/volume-1d", headers={"Accept": "image/svg+xml"})
     assert chart.mimetype == "image/svg+xml" and chart.headers["Access-Control-Allow-Origin"] == "*"
+    assert chart.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert client.get("/api/volume-1d", headers={"Accept": "image/*"}).mimetype == "image/svg+xml"
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     assert client.get("/api/volume-1d", headers={"Accept": browser}).mimetype == "application/json"
