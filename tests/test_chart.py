@@ -166,6 +166,8 @@ def test_distinct_users_are_one_line(client: FlaskClient, records: list[dict[str
     want = expect.distinct(records, D, 0, lambda record: from_dict(record).usernames)
     root = svg(client, "/api/active-users-1d?format=svg")
     assert_draws(root, [("users", {row["timestamp"]: row["users"] for row in want})])
+    peak = max(row["users"] for row in want)  # users of different days do not add up: the legend says the peak
+    assert text_of(root, "legend-label") == [f"users, peak {peak}"]
 
 
 def test_time_labels_are_utc_whatever_the_local_zone(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,7 @@ from functools import partial
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from statscache.models import Counter, Latest, ModelKind, Row
+from statscache.models import Counter, Distinct, Latest, ModelKind, Row
 
 SVG_NS = "http://www.w3.org/2000/svg"
 OTHER = "other"
@@ -93,10 +93,18 @@ class Series:
     key: str
     css: str
     values: dict[float, float] = field(default_factory=dict)
+    distinct: bool = False  # distinct members per bucket do not add up over buckets
 
     @property
     def total(self) -> float:
         return sum(self.values.values())
+
+    @property
+    def label(self) -> str:
+        """What the legend says: the key and its total, or for distinct counts their peak."""
+        if self.distinct:
+            return f"{self.key}, peak {_number(max(self.values.values()))}"
+        return f"{self.key} {_number(self.total)}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ def series(rows: Iterable[Row], model: ModelKind, top: int) -> list[Series]:
     value = model.columns[-1]
     key = model.key if isinstance(model, Counter) else None
     if key is None:
-        line = Series(value, "s0")
+        line = Series(value, "s0", distinct=isinstance(model, Distinct))
         for row in rows:
             line.values[row["timestamp"]] = line.values.get(row["timestamp"], 0) + row[value]
         return [line]
@@ -202,7 +210,7 @@ def _line_chart(svg: ET.Element, lines: list[Series], step: int | None, options:
         drawn.set("data-key", _clean(line.key))
         drawn.set("data-points", str(len(line.values)))
         drawn.set("data-total", _number(line.total))
-        ET.SubElement(drawn, "title").text = _clean(f"{line.key}: {_number(line.total)}")
+        ET.SubElement(drawn, "title").text = _clean(line.label)
     if not options.sparkline:
         _legend(svg, lines, frame, options)
 
@@ -254,7 +262,7 @@ def _legend(svg: ET.Element, lines: list[Series], frame: Frame, options: Options
         y = frame.top + 8 + index * spacing
         swatch = ET.SubElement(legend, "rect", x=f"{left:.1f}", y=f"{y - 8:.1f}", width="10", height="10")
         swatch.set("class", f"swatch {line.css}")
-        text = f"{line.key} {_number(line.total)}"
+        text = line.label
         shown = text if len(text) <= room else "…" + text[1 - room :]  # keys differ at the end (topics)
         label = _text(legend, left + 14, y + 1, shown, "legend-label")
         label.set("data-key", _clean(line.key))
