@@ -46,6 +46,12 @@
     return { names: kept, data: data, points: times.length };
   }
 
+  function plain(figure) {
+    if (plot) { plot.destroy(); plot = null; }
+    figure.querySelectorAll(".uplot-host").forEach(function (node) { node.remove(); });
+    figure.classList.remove("enhanced");
+  }
+
   function draw() {
     var figure = document.querySelector("#live figure.chart");
     if (!figure) return;
@@ -56,7 +62,7 @@
         return response.ok && response.headers.get("X-Link-Count") === "1" ? response.json() : null;
       })
       .then(function (rows) {
-        if (!rows || !rows.length) return;
+        if (!rows || !rows.length) return plain(figure);  // the SVG (fresh with the page) is right
         var made = series(rows, columns);
         var host = document.createElement("div");
         host.className = "uplot-host";
@@ -80,7 +86,7 @@
         host.dataset.series = String(made.names.length);
         figure.classList.add("enhanced");
       })
-      .catch(function () { figure.classList.remove("enhanced"); });
+      .catch(function () { plain(figure); });
   }
 
   draw();

@@ -52,6 +52,13 @@
         }
         var node = document.importNode(fresh, true);
         current.replaceWith(node);
+        // Likewise the interactive chart stays until chart.js has drawn the new one.
+        var drawn = current.querySelector(".uplot-host");
+        var figure = node.querySelector("figure.chart");
+        if (drawn && figure) {
+          figure.appendChild(drawn);
+          figure.classList.add("enhanced");
+        }
         say("· live");
         document.dispatchEvent(new CustomEvent("statscache:refreshed", { detail: node }));
         return freshChart(node);
