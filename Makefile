@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench lint
+.PHONY: demo test bench lint browser
 
 demo: $(VENV)/.installed  ## set up, replay the bundled sample into statscache.db, show a statistic
 	$(BIN)/statscache replay --sample
 	$(BIN)/statscache show volume-by-category-1d --format csv | tail -n 5
 
-test: lint  ## lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+test: lint browser  ## lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed  ## every benchmark, about 14 minutes (see bench/README.md)
@@ -18,6 +18,14 @@ bench: $(VENV)/.installed  ## every benchmark, about 14 minutes (see bench/READM
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/scaleout.py
+
+# The page tests drive Debian's chromium through Playwright (never `playwright install`, which
+# downloads a browser of its own). Installing it needs root; as another user, install it first.
+browser:  ## Debian's chromium for tests/test_pages.py, installed when /usr/bin/chromium is missing
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make browser: /usr/bin/chromium is missing; as root: apt-get install chromium" >&2; exit 1; fi; \
+	  apt-get install -y --no-install-recommends chromium || \
+	  { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
 
 lint: $(VENV)/.installed  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench examples

@@ -38,7 +38,7 @@ def live_app() -> Flask:
     url = f"sqlite:///{SCRATCH / 'api.db'}"
     store, _ = replay_files(url, [CORPUS / "fedmsg.jsonl", CORPUS / "fedora_messaging.jsonl"])
     store.close()
-    return create_app(url)
+    return create_app(url, STREAM_LIFETIME=0.3, STREAM_POLL_INTERVAL=0.1)  # streams end quickly here
 
 
 APP = live_app()

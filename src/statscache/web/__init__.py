@@ -15,7 +15,7 @@ from flask import Flask
 
 from statscache.plugin import discover
 from statscache.store import Store, resolve_url
-from statscache.web import api, errors
+from statscache.web import api, errors, pages
 from statscache.web.state import State
 
 DEFAULT_MAX_ROWS_PER_PAGE = 1000
@@ -33,5 +33,6 @@ def create_app(db_url: str | None = None, **config: Any) -> Flask:
     app.extensions["statscache"] = State(Store(app.config["DB_URL"]), plugins, int(app.config["MAX_ROWS_PER_PAGE"]))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(api.blueprint)
+    pages.register(app)
     errors.register(app)
     return app

@@ -1,4 +1,5 @@
-"""The JSON/CSV API: ``/api/``, ``/api/plugins``, ``/api/<ident>``, its layout, the OpenAPI description."""
+"""The API: ``/api/``, ``/api/plugins``, ``/api/<ident>`` (JSON, CSV or an SVG chart), its stream and layout,
+the OpenAPI description."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from statscache import retention
 from statscache.models import Window
 from statscache.plugin import Plugin
 from statscache.store import Reader
-from statscache.web import openapi
-from statscache.web.formats import choose, error, render
-from statscache.web.params import BadParameter, RowsQuery, callback, choice, rows_query
+from statscache.web import chart, openapi, stream
+from statscache.web.formats import ROWS_OFFERED, choose, error, render
+from statscache.web.params import BadParameter, RowsQuery, callback, choice, rows_query, stream_window
 from statscache.web.state import state
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
+DEFAULT_MAX_CHART_ROWS = 50_000  # STATSCACHE_MAX_CHART_ROWS: the most rows one chart draws
 
 
 @blueprint.get("/")
@@ -48,13 +50,17 @@ def statistic(ident: str) -> Response:
     plugin = app.plugin(ident)
     now = time.time()
     query = rows_query(request.args, plugin, now, app.max_rows_per_page)
-    kind = choose(request, query.format, query.callback)
+    kind = choose(request, query.format, query.callback, ROWS_OFFERED)
     with app.store.reader() as reader:  # one connection, one snapshot
         served = retention.route(plugin, query.window, reader.retained(), app.plugins.values())
         updated = _latest(reader.updated_at(plugin), reader.updated_at(served.plugin))
         etag = _etag(ident, served.plugin.ident, updated, request.args, kind)
         if _not_modified(etag, updated):
             return _conditional(Response(status=304), etag, updated)
+        if kind == "svg":
+            response = _chart(reader, plugin, served, query)
+            _say_where(response, served)
+            return _conditional(response, etag, updated)
         total = _count(reader, served.plugin, served.window, query.limit, updated)
         pages = max(1, math.ceil(total / query.rows_per_page))
         if query.page > pages:
@@ -69,6 +75,32 @@ def statistic(ident: str) -> Response:
     response.headers["X-Total-Count"] = str(total)
     _say_where(response, served)
     return _conditional(response, etag, updated)
+
+
+@blueprint.get("/<ident>/stream")
+def statistic_stream(ident: str) -> Response:
+    """Server-Sent Events: the rows each flush adds or changes (see :mod:`statscache.web.stream`).
+
+    Everything is checked before the stream starts, so a bad request is still a JSON error.
+    """
+    app = state()
+    plugin = app.plugin(ident)
+    window = stream_window(request.args, plugin)
+    if window.start is None:
+        window = replace(window, start=stream.default_start(plugin, window, time.time()))
+    config = current_app.config
+    settings = stream.Settings(
+        poll=float(config.get("STREAM_POLL_INTERVAL", stream.Settings.poll)),
+        heartbeat=float(config.get("STREAM_HEARTBEAT", stream.Settings.heartbeat)),
+        lifetime=float(config.get("STREAM_LIFETIME", stream.Settings.lifetime)),
+    )
+    last = request.headers.get("Last-Event-ID")
+    body = stream.events(app.store, plugin, window, last, settings)
+    response = Response(body, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @blueprint.get("/<ident>/layout")
@@ -86,6 +118,27 @@ def layout(ident: str) -> Response:
 def openapi_json() -> Response:
     """The OpenAPI 3 description of this API."""
     return render(openapi.document(sorted(state().plugins)), "json")
+
+
+def _chart(reader: Reader, plugin: type[Plugin], served: retention.Route, query: RowsQuery) -> Response:
+    """Every row of the window as a chart (not a page of it), at most ``MAX_CHART_ROWS`` of them.
+
+    A keyed counter is read whole, without ``top``: the chart ranks the keys itself and sums
+    the rest into ``other``. Past the cap, the rows kept are the first in ``order`` (the
+    newest, by default) and the chart says so, as it says when retention sent the read to a
+    coarser statistic.
+    """
+    cap = int(current_app.config.get("MAX_CHART_ROWS", DEFAULT_MAX_CHART_ROWS))
+    take = cap if query.limit is None else min(cap, query.limit)
+    rows = reader.rows(served.plugin, replace(served.window, top=None), 0, take + 1)
+    notes = []
+    if len(rows) > take:
+        rows = rows[:take]
+        notes.append(f"{'newest' if query.window.descending else 'oldest'} {take} rows")
+    if served.notice is not None:
+        notes.append(f"from {served.plugin.ident}")
+    step = served.window.resolution or retention.resolution(served.plugin)
+    return render(chart.render(rows, plugin.model, step, query.chart, plugin.name, "; ".join(notes)), "svg")
 
 
 def _count(reader: Reader, plugin: type[Plugin], window: Window, limit: int | None, updated: float | None) -> int:

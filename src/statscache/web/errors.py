@@ -28,7 +28,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(NotAcceptable)
     def not_acceptable(_: NotAcceptable) -> Response:
-        return error(406, "no acceptable format: offer application/json, application/javascript or text/csv")
+        return error(
+            406, "no acceptable format: offer application/json, application/javascript, text/csv or image/svg+xml"
+        )
 
     @app.errorhandler(HTTPException)
     def http(problem: HTTPException) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from statscache.web.params import FILTERS
+from statscache.web.params import FILTERS, HEIGHT, ROW_FORMATS, WIDTH
 
 ERROR = {
     "type": "object",
@@ -36,8 +36,38 @@ def _query(name: str, description: str, schema: dict[str, Any], explode: bool = 
 
 
 FORMAT = _query("format", "Response format; overrides Accept.", {"type": "string", "enum": ["json", "csv"]})
+ROWS_FORMAT = _query(
+    "format",
+    "Response format; overrides Accept. svg draws the window as a chart.",
+    {"type": "string", "enum": list(ROW_FORMATS)},
+)
+CHART_PARAMETERS = [
+    _query(
+        "width", "Chart width in pixels (format=svg).", {"type": "integer", "minimum": WIDTH[0], "maximum": WIDTH[1]}
+    ),
+    _query(
+        "height",
+        "Chart height in pixels (format=svg).",
+        {"type": "integer", "minimum": HEIGHT[0], "maximum": HEIGHT[1]},
+    ),
+    _query(
+        "sparkline", "1: a compact chart without axes or legend (format=svg).", {"type": "string", "enum": ["0", "1"]}
+    ),
+]
 CALLBACK = _query("callback", "JSON-P: wrap the JSON in a call to this JavaScript identifier path.", {"type": "string"})
 TIME = {"type": "string", "description": "epoch seconds or ISO-8601"}
+RESOLUTION = _query(
+    "resolution", "Roll a counter up into coarser buckets: seconds or 1m, 1h, 1d, 1w.", {"type": "string"}
+)
+KEY_FILTERS = [
+    _query(
+        name,
+        f"Keep rows whose {name} is one of these (repeatable).",
+        {"type": "array", "items": {"type": "string"}},
+        True,
+    )
+    for name in FILTERS
+]
 ROWS_PARAMETERS = [
     _query("order", "Row order by time (default desc).", {"type": "string", "enum": ["asc", "desc"]}),
     _query("limit", "Cap on rows before pagination.", {"type": "integer", "minimum": 1}),
@@ -46,19 +76,22 @@ ROWS_PARAMETERS = [
     _query("as_of", "Only rows that existed at this time (Link headers pin it while paging).", TIME),
     _query("page", "Page number, from 1.", {"type": "integer", "minimum": 1}),
     _query("rows_per_page", "Rows per page (default 100, at most the configured maximum).", {"type": "integer"}),
-    _query("resolution", "Roll a counter up into coarser buckets: seconds or 1m, 1h, 1d, 1w.", {"type": "string"}),
-    _query("top", "Only the N keys with the largest totals in the window.", {"type": "integer", "minimum": 1}),
-    *[
-        _query(
-            name,
-            f"Keep rows whose {name} is one of these (repeatable).",
-            {"type": "array", "items": {"type": "string"}},
-            True,
-        )
-        for name in FILTERS
-    ],
-    FORMAT,
+    RESOLUTION,
+    _query(
+        "top",
+        "Only the N keys with the largest totals in the window (a chart: N lines and other, default 5).",
+        {"type": "integer", "minimum": 1},
+    ),
+    *KEY_FILTERS,
+    ROWS_FORMAT,
+    *CHART_PARAMETERS,
     CALLBACK,
+]
+STREAM_PARAMETERS = [
+    _query("start", "Watch rows from this time (default: the current bucket less five minutes).", TIME),
+    _query("order", "Order of the rows within an event (default asc).", {"type": "string", "enum": ["asc", "desc"]}),
+    RESOLUTION,
+    *KEY_FILTERS,
 ]
 
 
@@ -119,12 +152,33 @@ def document(idents: Sequence[str]) -> dict[str, Any]:
                     "parameters": [ident, *ROWS_PARAMETERS],
                     "responses": {
                         "200": {
-                            "description": "Rows",
+                            "description": "Rows (a chart with format=svg)",
                             "headers": PAGING_HEADERS,
-                            "content": _content({"type": "array", "items": ROW}),
+                            "content": {
+                                **_content({"type": "array", "items": ROW}),
+                                "image/svg+xml": {"schema": {"type": "string"}},
+                            },
                         },
                         "304": {"description": "Not modified since the ETag or Last-Modified given"},
                         **_errors(400, 404, 406),
+                    },
+                }
+            },
+            "/api/{ident}/stream": {
+                "get": {
+                    "summary": "Server-Sent Events: the rows each flush adds or changes",
+                    "description": (
+                        "event: rows, id: the statistic's update time, data: {ident, updated, rows}. "
+                        "A ': keepalive' comment when quiet; the server ends the stream after its lifetime "
+                        "(5 minutes by default) and the client reconnects with Last-Event-ID."
+                    ),
+                    "parameters": [ident, *STREAM_PARAMETERS],
+                    "responses": {
+                        "200": {
+                            "description": "The event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(400, 404),
                     },
                 }
             },

@@ -13,10 +13,16 @@ from statscache.message import parse_time
 from statscache.models import Counter, Window
 from statscache.plugin import Plugin
 from statscache.serialise import FORMATS
+from statscache.web.chart import Options
 
 CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 FILTERS = ("category", "topic", "user", "package", "project")
 ORDERS = ("asc", "desc")
+ROW_FORMATS = (*FORMATS, "svg")  # rows serialise to JSON or CSV, or draw as a chart
+SWITCH = ("0", "1")
+WIDTH = (16, 4000)  # chart sizes in pixels, bounded so a request cannot ask for a huge picture
+HEIGHT = (16, 2000)
+SPARKLINE = (160, 32)  # the default size of a sparkline
 
 
 class BadParameter(ValueError):
@@ -38,6 +44,7 @@ class RowsQuery:
     rows_per_page: int
     callback: str | None
     format: str | None
+    chart: Options
 
 
 def single(args: MultiDict[str, str], name: str) -> str | None:
@@ -118,7 +125,50 @@ def rows_query(args: MultiDict[str, str], plugin: type[Plugin], now: float, max_
         page=integer(args, "page", 1) or 1,
         rows_per_page=integer(args, "rows_per_page", 1, max_rows_per_page) or min(100, max_rows_per_page),
         callback=callback(args),
-        format=choice(args, "format", FORMATS, None),
+        format=choice(args, "format", ROW_FORMATS, None),
+        chart=chart_options(args, window),
+    )
+
+
+STREAM_REFUSES = ("stop", "as_of", "limit", "page", "rows_per_page", "top", "format", "callback")
+
+
+def stream_window(args: MultiDict[str, str], plugin: type[Plugin]) -> Window:
+    """The parameters of ``/api/<ident>/stream``: ``start``, ``order``, key filters and ``resolution``.
+
+    ``start`` is None when not given (the stream picks it); the parameters of ``/api/<ident>``
+    that mean nothing for rows yet to come are refused rather than ignored.
+    """
+    for name in STREAM_REFUSES:
+        if name in args:
+            raise BadParameter(name, f"the stream does not take {name}; it sends rows as flushes change them")
+    resolution, offset = _resolution(args, plugin)
+    return Window(
+        start=moment(args, "start"),
+        descending=choice(args, "order", ORDERS, "asc") == "desc",
+        keys=_keys(args, plugin),
+        resolution=resolution,
+        resolution_offset=offset,
+    )
+
+
+def chart_options(args: MultiDict[str, str], window: Window) -> Options:
+    """``width``, ``height`` and ``sparkline`` of ``format=svg`` (checked whatever the format).
+
+    The time axis spans the window when the client bounded it (``stop`` then defaults to
+    now: a live chart ends at now), else the rows' own times.
+    """
+    sparkline = choice(args, "sparkline", SWITCH, "0") == "1"
+    width = integer(args, "width", *WIDTH) or (SPARKLINE[0] if sparkline else Options.width)
+    height = integer(args, "height", *HEIGHT) or (SPARKLINE[1] if sparkline else Options.height)
+    bounded = window.start is not None or "stop" in args
+    return Options(
+        width=width,
+        height=height,
+        sparkline=sparkline,
+        top=window.top or Options.top,
+        start=window.start,
+        stop=window.stop if bounded else None,
     )
 
 
