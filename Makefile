@@ -12,12 +12,14 @@ demo: $(VENV)/.installed  ## set up, replay the bundled sample into statscache.d
 test: lint browser  ## lint, then the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed  ## every benchmark, about 14 minutes (see bench/README.md)
+bench: $(VENV)/.installed  ## every benchmark, about 16 minutes (see bench/README.md)
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/scaleout.py
+	$(BIN)/python bench/chart.py
+	$(BIN)/python bench/retention.py
 
 # The page tests drive Debian's chromium through Playwright (never `playwright install`, which
 # downloads a browser of its own). Installing it needs root; as another user, install it first.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
@@ -183,3 +185,25 @@ def test_daemon_enforces_retention_periodically(sqlite_url: str, tmp_path: Path)
         _, errors = daemon.communicate(timeout=10)
     assert daemon.returncode == 0, errors
     assert "retention: dropped" in errors
+
+
+def test_charts_and_pages_past_retention_say_where_they_come_from(
+    client: FlaskClient, filled: Store, records: list[dict[str, Any]]
+) -> None:
+    times = epochs(records)
+    now, middle = times[-1], times[len(times) // 2]
+    keep = now - middle
+    enforce(filled, CLASSES.values(), Policy({1: keep, 5: keep, 15: keep, 60: 2 * keep}), now)
+
+    response = client.get("/api/volume-1s?start=0&format=svg")
+    assert response.status_code == 200 and response.headers["X-Answered-From"] == "volume-1h"
+    svg = ElementTree.fromstring(response.data)
+    series = [node for node in svg.iter() if "series" in node.get("class", "").split()]
+    assert [int(node.get("data-points", "0")) for node in series] == [len(expect.volume(records, 3600))]
+
+    page = client.get("/statistics/volume-1s?start=0")
+    assert page.status_code == 200
+    notice = html.unescape(page.get_data(as_text=True))
+    assert "answered from volume-1h in 1h buckets" in notice
+    within = client.get(f"/statistics/volume-1s?start={int(now - keep)}").get_data(as_text=True)
+    assert 'class="notice retention"' not in within
