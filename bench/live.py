@@ -69,7 +69,15 @@ def live(lines: list[bytes], scratch: Path, preload: bool) -> float:
     if preload:
         publish(lines, exchange)
     daemon = Daemon(
-        build({"db_url": f"sqlite:///{scratch}/live-{preload}.db", "health_port": 0, "backfill": False, "amqp": amqp})
+        build(
+            {
+                "db_url": f"sqlite:///{scratch}/live-{preload}.db",
+                "health_port": 0,
+                "backfill": False,
+                "retention_interval": 0,
+                "amqp": amqp,
+            }
+        )
     )
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()

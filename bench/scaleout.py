@@ -143,7 +143,8 @@ def wait(condition: Callable[[], bool], timeout: float, what: str, every: float 
 
 
 def config(path: Path, db_url: str, queue: Queue, health_port: int) -> Path:
-    """A worker's TOML: statscache.example.toml's defaults on this queue, no TLS, no back-fill."""
+    """A worker's TOML: statscache.example.toml's defaults on this queue, no TLS, no back-fill,
+    no retention (the workload is years old: retention would trim the statistics compared)."""
     text = f"""\
 db_url = "{db_url}"
 flush_interval = 1.0
@@ -152,6 +153,7 @@ health_host = "127.0.0.1"
 health_port = {health_port}
 amqp_enabled = true
 backfill = false
+retention_interval = 0
 
 [amqp]
 amqp_url = "{AMQP_URL}"

@@ -17,6 +17,7 @@ def test_worker_configuration_is_the_defaults_on_a_private_queue(tmp_path: Path)
     config = load(str(scaleout.config(tmp_path / "w.toml", url, queue, 45678)))
     defaults = Config()
     assert (config.db_url, config.health_port, config.backfill) == (url, 45678, False)
+    assert config.retention_interval == 0, "the workload is years old: retention would trim what is compared"
     assert (config.flush_interval, config.max_pending) == (defaults.flush_interval, defaults.max_pending)
     assert config.amqp.amqp_url == "amqp://guest:guest@127.0.0.1:5672/%2F"  # plain AMQP: no TLS
     assert config.amqp.qos == defaults.amqp.qos

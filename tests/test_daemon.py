@@ -38,6 +38,8 @@ def write_config(path: Path, db_url: str, amqp: dict[str, Any] | None, health_po
     lines = [f"db_url = {toml(db_url)}", f"health_port = {health_port}", "flush_interval = 0.2"]
     if "backfill" not in extra:
         lines.append("backfill = false")
+    if "retention_interval" not in extra:  # generated messages are years old: retention would trim them
+        lines.append("retention_interval = 0")
     lines += [f"{key} = {toml(value)}" for key, value in extra.items() if not isinstance(value, dict)]
     lines.append(f"amqp_enabled = {'true' if amqp else 'false'}")
     if amqp:
