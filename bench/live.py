@@ -33,21 +33,26 @@ from statscache.daemon import Daemon  # noqa: E402
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
+def as_published(line: bytes) -> tuple[str, bytes, pika.BasicProperties]:
+    """A workload line as fedora-messaging publishes it: topic, body, persistent with ``sent-at``."""
+    record = orjson.loads(line)
+    headers = {
+        "fedora_messaging_schema": "base.message",
+        "sent-at": datetime.fromtimestamp(record["timestamp"], UTC).isoformat(),
+    }
+    properties = pika.BasicProperties(
+        content_type="application/json", headers=headers, message_id=record["msg_id"], delivery_mode=2
+    )
+    return record["topic"], orjson.dumps(record["msg"]), properties
+
+
 def publish(lines: list[bytes], exchange: str) -> float:
     """Publish every line as fedora-messaging would; the seconds it took."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     started = time.perf_counter()
     for line in lines:
-        record = orjson.loads(line)
-        headers = {
-            "fedora_messaging_schema": "base.message",
-            "sent-at": datetime.fromtimestamp(record["timestamp"], UTC).isoformat(),
-        }
-        properties = pika.BasicProperties(
-            content_type="application/json", headers=headers, message_id=record["msg_id"], delivery_mode=2
-        )
-        channel.basic_publish(exchange, record["topic"], orjson.dumps(record["msg"]), properties)
+        channel.basic_publish(exchange, *as_published(line))
     elapsed = time.perf_counter() - started
     connection.close()
     return elapsed

@@ -35,7 +35,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -45,6 +44,7 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import workload  # noqa: E402
+from live import as_published  # noqa: E402
 from api import free_port, temporary_database  # noqa: E402
 
 from statscache.models import Row  # noqa: E402
@@ -122,15 +122,7 @@ def publish(lines: Sequence[bytes], queue: Queue) -> None:
     with pika.BlockingConnection(pika.URLParameters(AMQP_URL)) as connection:
         channel = connection.channel()
         for line in lines:
-            record = orjson.loads(line)
-            headers = {
-                "fedora_messaging_schema": "base.message",
-                "sent-at": datetime.fromtimestamp(record["timestamp"], UTC).isoformat(),
-            }
-            properties = pika.BasicProperties(
-                content_type="application/json", headers=headers, message_id=record["msg_id"], delivery_mode=2
-            )
-            channel.basic_publish(queue.exchange, record["topic"], orjson.dumps(record["msg"]), properties)
+            channel.basic_publish(queue.exchange, *as_published(line))
     wait(lambda: depth(queue) >= len(lines), 120, "the broker to queue every message")
 
 

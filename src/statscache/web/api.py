@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from statscache import retention
-from statscache.models import Window
+from statscache.models import Row, Window
 from statscache.plugin import Plugin
 from statscache.store import Reader
 from statscache.web import chart, openapi, stream
@@ -62,12 +62,7 @@ def statistic(ident: str) -> Response:
             _say_where(response, served)
             return _conditional(response, etag, updated)
         total = _count(reader, served.plugin, served.window, query.limit, updated)
-        pages = max(1, math.ceil(total / query.rows_per_page))
-        if query.page > pages:
-            raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
-        offset = (query.page - 1) * query.rows_per_page
-        take = min(query.rows_per_page, total - offset)
-        rows = reader.rows(served.plugin, served.window, offset, take) if take > 0 else []
+        pages, rows = page_of(reader, served, query, total)
     response = render(rows, kind, query.callback, plugin.model.columns)
     response.headers["Link"] = _links(ident, query, pages, now)
     response.headers["X-Link-Number"] = str(query.page)
@@ -118,6 +113,16 @@ def layout(ident: str) -> Response:
 def openapi_json() -> Response:
     """The OpenAPI 3 description of this API."""
     return render(openapi.document(sorted(state().plugins)), "json")
+
+
+def page_of(reader: Reader, served: retention.Route, query: RowsQuery, total: int) -> tuple[int, list[Row]]:
+    """How many pages ``total`` rows make, and the rows of the page asked (400 past the last)."""
+    pages = max(1, math.ceil(total / query.rows_per_page))
+    if query.page > pages:
+        raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
+    offset = (query.page - 1) * query.rows_per_page
+    take = min(query.rows_per_page, total - offset)
+    return pages, reader.rows(served.plugin, served.window, offset, take) if take > 0 else []
 
 
 def _chart(reader: Reader, plugin: type[Plugin], served: retention.Route, query: RowsQuery) -> Response:

@@ -9,7 +9,6 @@ chart with the vendored uPlot. Nothing is loaded from outside the server.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from statscache.models import Counter, Row
 from statscache.plugin import Plugin
 from statscache.plugins import releng
 from statscache.web import openapi
+from statscache.web.api import page_of
 from statscache.web.params import STREAM_REFUSES, BadParameter, RowsQuery, rows_query, single
 from statscache.web.state import UnknownStatistic, state
 
@@ -178,12 +178,7 @@ def statistic(ident: str) -> str:
         total = reader.count(served.plugin, served.window)
         if query.limit is not None:
             total = min(total, query.limit)
-        pages = max(1, math.ceil(total / query.rows_per_page))
-        if query.page > pages:
-            raise BadParameter("page", f"page {query.page} is past the last page, {pages}")
-        offset = (query.page - 1) * query.rows_per_page
-        take = min(query.rows_per_page, total - offset)
-        rows = reader.rows(served.plugin, served.window, offset, take) if take > 0 else []
+        pages, rows = page_of(reader, served, query, total)
     chart_args = _without(question.api, ("page", "rows_per_page", "order", "limit", "as_of", "format", "callback"))
     return render_template(
         "statistic.html",
