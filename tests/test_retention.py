@@ -46,6 +46,17 @@ def filled(db_url: str) -> Iterator[Store]:
     store.close()
 
 
+def halfway(records: list[dict[str, Any]]) -> tuple[float, float]:
+    """A "now" at the newest record, and a retention that keeps the newer half of the records."""
+    times = epochs(records)
+    return times[-1], times[-1] - times[len(times) // 2]
+
+
+def policy(keep: float) -> Policy:
+    """Fine statistics keep ``keep`` seconds, per-minute ones twice that, coarser ones forever."""
+    return Policy({1: keep, 5: keep, 15: keep, 60: 2 * keep})
+
+
 def since(rows: list[dict[str, Any]], first: float) -> list[dict[str, Any]]:
     return [row for row in rows if row["timestamp"] >= first]
 
@@ -70,13 +81,10 @@ def test_config_takes_a_retention_table() -> None:
 
 
 def test_trim_drops_only_old_fine_buckets(filled: Store, records: list[dict[str, Any]]) -> None:
-    times = epochs(records)
-    now, middle = times[-1], times[len(times) // 2]
-    keep = now - middle
-    policy = Policy({1: keep, 5: keep, 15: keep, 60: 2 * keep})
+    now, keep = halfway(records)
     before = {ident: filled.plugin_state()[ident]["updated_at"] for ident in CLASSES}
 
-    trimmed = enforce(filled, CLASSES.values(), policy, now)
+    trimmed = enforce(filled, CLASSES.values(), policy(keep), now)
 
     first_1s = int(now - keep)  # 1-second buckets start on whole seconds
     first_1m = int((now - 2 * keep) // 60) * 60
@@ -101,7 +109,7 @@ def test_trim_drops_only_old_fine_buckets(filled: Store, records: list[dict[str,
     assert f"retained_from={iso(first_1s)}" in line and not any("retained_from" in x for x in status if "-1h " in x)
 
     stamped = filled.plugin_state()["volume-1s"]["updated_at"]
-    assert enforce(filled, CLASSES.values(), policy, now)["volume-1s"] == 0
+    assert enforce(filled, CLASSES.values(), policy(keep), now)["volume-1s"] == 0
     assert filled.plugin_state()["volume-1s"]["updated_at"] == stamped, "nothing changed, nothing stamped"
 
 
@@ -109,9 +117,9 @@ def test_nothing_is_trimmed_without_a_coarser_statistic_kept_longer(
     filled: Store, records: list[dict[str, Any]]
 ) -> None:
     times = epochs(records)
-    policy = Policy({size: times[-1] - times[0] - 1 for size in (1, 5, 15, 60, 3600, 86400)})
+    same = Policy({size: times[-1] - times[0] - 1 for size in (1, 5, 15, 60, 3600, 86400)})
     snapshot = {ident: filled.rows(cls) for ident, cls in CLASSES.items()}
-    assert not any(enforce(filled, CLASSES.values(), policy, times[-1]).values())
+    assert not any(enforce(filled, CLASSES.values(), same, times[-1]).values())
     assert {ident: filled.rows(cls) for ident, cls in CLASSES.items()} == snapshot
 
 
@@ -131,15 +139,13 @@ def read(client: FlaskClient, url: str) -> tuple[list[dict[str, Any]], dict[str,
 def test_reads_past_retention_come_from_a_coarser_statistic(
     client: FlaskClient, filled: Store, records: list[dict[str, Any]]
 ) -> None:
-    times = epochs(records)
-    now, middle = times[-1], times[len(times) // 2]
-    keep = now - middle
+    now, keep = halfway(records)
     full_1s = expect.volume(records, 1)
     before, headers = read(client, "/api/volume-1s?start=0")
     assert before == full_1s and headers["X-Resolution"] == "1" and "X-Answered-From" not in headers
     assert headers["X-Total-Count"] == str(len(full_1s))
 
-    enforce(filled, CLASSES.values(), Policy({1: keep, 5: keep, 15: keep, 60: 2 * keep}), now)
+    enforce(filled, CLASSES.values(), policy(keep), now)
     first_1s, first_1m = int(now - keep), int((now - 2 * keep) // 60) * 60
 
     rows, headers = read(client, "/api/volume-1s?start=0")  # the same question: its cached count must go
@@ -190,10 +196,8 @@ def test_daemon_enforces_retention_periodically(sqlite_url: str, tmp_path: Path)
 def test_charts_and_pages_past_retention_say_where_they_come_from(
     client: FlaskClient, filled: Store, records: list[dict[str, Any]]
 ) -> None:
-    times = epochs(records)
-    now, middle = times[-1], times[len(times) // 2]
-    keep = now - middle
-    enforce(filled, CLASSES.values(), Policy({1: keep, 5: keep, 15: keep, 60: 2 * keep}), now)
+    now, keep = halfway(records)
+    enforce(filled, CLASSES.values(), policy(keep), now)
 
     response = client.get("/api/volume-1s?start=0&format=svg")
     assert response.status_code == 200 and response.headers["X-Answered-From"] == "volume-1h"
