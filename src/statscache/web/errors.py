@@ -15,6 +15,14 @@ from statscache.web.state import UnknownStatistic
 log = logging.getLogger(__name__)
 
 
+def http_error(problem: HTTPException) -> Response:
+    """An unknown URL or a method not allowed, as JSON (with ``Allow`` for a 405)."""
+    response = error(problem.code or 500, problem.description or problem.name)
+    if problem.code == 405 and problem.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(problem.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
 def register(app: Flask) -> None:
     """Install the JSON error handlers on ``app``."""
 
@@ -32,12 +40,7 @@ def register(app: Flask) -> None:
             406, "no acceptable format: offer application/json, application/javascript, text/csv or image/svg+xml"
         )
 
-    @app.errorhandler(HTTPException)
-    def http(problem: HTTPException) -> Response:
-        response = error(problem.code or 500, problem.description or problem.name)
-        if problem.code == 405 and problem.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(problem.valid_methods)  # type: ignore[attr-defined]
-        return response
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(SQLAlchemyError)
     def database(problem: SQLAlchemyError) -> Response:

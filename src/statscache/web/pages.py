@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
@@ -28,6 +28,7 @@ from statscache.plugin import Plugin
 from statscache.plugins import releng
 from statscache.web import openapi
 from statscache.web.api import page_of
+from statscache.web.errors import http_error
 from statscache.web.params import STREAM_REFUSES, BadParameter, RowsQuery, rows_query, single
 from statscache.web.state import UnknownStatistic, state
 
@@ -115,10 +116,10 @@ def _http_error(problem: HTTPException) -> Any:
     """An unknown URL or method: an HTML page for people; under ``/api``, the API's own JSON error.
 
     A handler for a status code takes precedence over one for a class, so this one answers
-    every 404 and 405 and hands those of the API to the handler :mod:`errors` installed.
+    every 404 and 405 and hands those of the API to :func:`errors.http_error`.
     """
     if request.path == "/api" or request.path.startswith("/api/"):
-        return current_app.error_handler_spec[None][None][HTTPException](problem)
+        return http_error(problem)
     code = problem.code or 500
     response = Response(*error_page(code, problem.name, problem.description or problem.name), mimetype="text/html")
     if code == 405 and problem.valid_methods:  # type: ignore[attr-defined]
