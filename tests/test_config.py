@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from statscache.cli import cli
-from statscache.config import AmqpConfig, Config, ConfigError, ZmqConfig, build, default_queue, load
+from statscache.config import AmqpConfig, Config, ConfigError, WebConfig, ZmqConfig, build, default_queue, load
+from statscache.web import create_app
 from statscache.reference import Undocumented, markdown, settings
 
 EXAMPLE = Path(__file__).parent.parent / "statscache.example.toml"
@@ -36,7 +37,10 @@ def test_the_reference_covers_every_setting_and_is_current() -> None:
     wanted += [f"amqp.{f.name}" for f in fields(AmqpConfig)] + [f"zmq.{f.name}" for f in fields(ZmqConfig)]
     documented = {setting.key: setting for setting in settings()}
     assert sorted(documented) == sorted(wanted)
-    assert all(len(setting.doc) > 10 for setting in documented.values())
+    web = {setting.key: setting for setting in settings(WebConfig)}
+    assert sorted(web) == sorted(f.name for f in fields(WebConfig))
+    assert all(len(setting.doc) > 10 for setting in [*documented.values(), *web.values()])
+    assert web["max_rows_per_page"].environment == "STATSCACHE_MAX_ROWS_PER_PAGE"
     assert REFERENCE.read_text() == markdown(), "run: statscache config reference > docs/configuration.md"
 
 
@@ -135,3 +139,18 @@ def test_config_check_says_ok_or_one_line_why(tmp_path: Path) -> None:
     assert failed.exit_code == 1 and failed.output.count("\n") == 1 and "1m" in failed.output, failed.output
     reference = CliRunner().invoke(cli, ["config", "reference"])
     assert reference.exit_code == 0 and reference.output == markdown()
+
+
+def test_web_settings_from_the_environment_with_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATSCACHE_MAX_CHART_ROWS", "70")
+    monkeypatch.setenv("STATSCACHE_STREAM_LIFETIME", "2.5")
+    app = create_app("sqlite:///:memory:")
+    assert app.extensions["statscache"].config == WebConfig(
+        db_url="sqlite:///:memory:", max_chart_rows=70, stream_lifetime=2.5
+    )
+    app.extensions["statscache"].store.close()
+    for name, value in (("STATSCACHE_MAX_ROWS_PER_PAGE", "lots"), ("STATSCACHE_STREAM_POLL_INTERVAL", "0")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=name.removeprefix("STATSCACHE_").lower()):
+            create_app("sqlite:///:memory:")
+        monkeypatch.delenv(name)

@@ -322,11 +322,16 @@ def run(config_path: str | None, db_url: str | None) -> None:
 @db_option
 def serve(host: str, port: int, db_url: str | None) -> None:
     """Serve the web API (development server; see README for gunicorn)."""
+    from statscache.config import ConfigError
     from statscache.web import create_app
 
     with _store(db_url) as store:
         url = store.url
-    create_app(url).run(host=host, port=port)
+    try:
+        app = create_app(url)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    app.run(host=host, port=port)
 
 
 def _span(seconds: int | None) -> str:

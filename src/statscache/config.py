@@ -1,8 +1,10 @@
-"""The daemon's configuration: one TOML file, overridable by ``STATSCACHE_*`` variables.
+"""Configuration: the daemon's TOML file and the web app's settings, overridable by ``STATSCACHE_*`` variables.
 
-Top-level keys configure statscache itself; ``[amqp]`` takes fedora-messaging's
+For the daemon, top-level keys configure statscache itself; ``[amqp]`` takes fedora-messaging's
 own keys (``amqp_url``, ``queues``, ``bindings``, ``qos``, ``tls``); ``[zmq]``
-lists fedmsg endpoints. Every setting is documented in ``statscache.example.toml``.
+lists fedmsg endpoints. The web app takes :class:`WebConfig` from ``STATSCACHE_*``
+variables. Every setting carries its docstring; ``docs/configuration.md`` is generated
+from them (:mod:`statscache.reference`).
 """
 
 from __future__ import annotations
@@ -133,6 +135,39 @@ class Config:
     def policy(self) -> Policy:
         """The retention policy: ``[retention]`` on top of the defaults."""
         return Policy.parse(self.retention)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """What the web app (``statscache serve``, or gunicorn with ``create_app()``) takes."""
+
+    db_url: str = DEFAULT_URL
+    """The database the daemon writes (``--db`` of ``statscache serve`` wins)."""
+    max_rows_per_page: int = 1000
+    """The largest ``rows_per_page`` a client may ask for."""
+    max_chart_rows: int = 50_000
+    """The most rows one SVG chart draws; past it the chart shows the first rows in ``order`` and says so."""
+    stream_poll_interval: float = 1.0
+    """Seconds between an event stream's looks at its statistic's update time."""
+    stream_heartbeat: float = 15.0
+    """Seconds without an event after which a stream sends a keepalive comment (for proxies)."""
+    stream_lifetime: float = 300.0
+    """Seconds an event stream lasts before the client reconnects, so no worker thread is held forever."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not isinstance(value, str) and value <= 0:
+                raise ConfigError(f"{item.name} must be positive, not {value!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> WebConfig:
+        """From Flask-style upper-case keys (``MAX_ROWS_PER_PAGE``); strings from the environment converted."""
+        found = {}
+        for item in fields(cls):
+            if item.name.upper() in values:
+                found[item.name] = _typed(item.name, values[item.name.upper()], item.type)
+        return cls(**found)
 
 
 SECTIONS = ("amqp", "zmq", "retention")

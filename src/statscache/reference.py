@@ -1,6 +1,7 @@
 """The configuration reference, generated from the settings' docstrings in :mod:`statscache.config`.
 
-Each setting of :class:`~statscache.config.Config` and its sections is a dataclass
+Each setting of :class:`~statscache.config.Config` (and its sections) and of
+:class:`~statscache.config.WebConfig` is a dataclass
 field followed by a docstring; :func:`markdown` renders them, with their type,
 default and environment variable, into ``docs/configuration.md``. A setting
 without a docstring is an error, so none can go undocumented.
@@ -16,7 +17,7 @@ from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from importlib.resources import files
 from typing import Any
 
-from statscache.config import ENV_PREFIX, SECTIONS, Config
+from statscache.config import ENV_PREFIX, SECTIONS, Config, WebConfig
 
 # settings a variable other than STATSCACHE_<NAME> overrides
 ENVIRONMENT = {"amqp.amqp_url": "STATSCACHE_AMQP_URL", "zmq.endpoints": "STATSCACHE_ZMQ_ENDPOINTS"}
@@ -83,12 +84,28 @@ def markdown() -> str:
         head = setting.key.split(".")[0] if "." in setting.key or setting.key in SECTIONS else ""
         if head != section:
             section = head
-            lines += ["", f"## [{head}]" if head else "## Top level", ""]
-            lines += ["| Setting | Type | Default | Environment | Meaning |", "|---|---|---|---|---|"]
-        env = f"`{setting.environment}`" if setting.environment else ""
-        cells = [f"`{setting.key}`", setting.type, f"`{setting.default}`", env, setting.doc.replace("``", "`")]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+            lines += ["", f"## [{head}]" if head else "## Top level", "", *HEADER]
+        lines.append(_row(setting))
+    lines += [
+        "",
+        "## The web app",
+        "",
+        "`statscache serve` and `gunicorn 'statscache.web:create_app()'` take these from the environment only",
+        "(or as keyword arguments of `create_app`, in capitals).",
+        "",
+        *HEADER,
+    ]
+    lines += [_row(setting) for setting in settings(WebConfig)]
     return "\n".join(lines) + "\n"
+
+
+HEADER = ["| Setting | Type | Default | Environment | Meaning |", "|---|---|---|---|---|"]
+
+
+def _row(setting: Setting) -> str:
+    env = f"`{setting.environment}`" if setting.environment else ""
+    cells = [f"`{setting.key}`", setting.type, f"`{setting.default}`", env, setting.doc.replace("``", "`")]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 def toml(value: Any) -> str:

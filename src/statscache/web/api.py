@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from statscache import retention
@@ -23,7 +23,6 @@ from statscache.web.params import BadParameter, RowsQuery, callback, choice, row
 from statscache.web.state import state
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-DEFAULT_MAX_CHART_ROWS = 50_000  # STATSCACHE_MAX_CHART_ROWS: the most rows one chart draws
 
 
 @blueprint.get("/")
@@ -83,11 +82,9 @@ def statistic_stream(ident: str) -> Response:
     window = stream_window(request.args, plugin)
     if window.start is None:
         window = replace(window, start=stream.default_start(plugin, window, time.time()))
-    config = current_app.config
+    config = app.config
     settings = stream.Settings(
-        poll=float(config.get("STREAM_POLL_INTERVAL", stream.Settings.poll)),
-        heartbeat=float(config.get("STREAM_HEARTBEAT", stream.Settings.heartbeat)),
-        lifetime=float(config.get("STREAM_LIFETIME", stream.Settings.lifetime)),
+        poll=config.stream_poll_interval, heartbeat=config.stream_heartbeat, lifetime=config.stream_lifetime
     )
     last = request.headers.get("Last-Event-ID")
     body = stream.events(app.store, plugin, window, last, settings)
@@ -133,7 +130,7 @@ def _chart(reader: Reader, plugin: type[Plugin], served: retention.Route, query:
     newest, by default) and the chart says so, as it says when retention sent the read to a
     coarser statistic.
     """
-    cap = int(current_app.config.get("MAX_CHART_ROWS", DEFAULT_MAX_CHART_ROWS))
+    cap = state().config.max_chart_rows
     take = cap if query.limit is None else min(cap, query.limit)
     rows = reader.rows(served.plugin, replace(served.window, top=None), 0, take + 1)
     notes = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from statscache.config import WebConfig
 from statscache.plugin import Plugin
 from statscache.store import Store
 
@@ -50,8 +51,13 @@ class State:
 
     store: Store
     plugins: dict[str, type[Plugin]]
-    max_rows_per_page: int
+    config: WebConfig
     counts: CountCache = field(default_factory=CountCache)
+
+    @property
+    def max_rows_per_page(self) -> int:
+        """The largest page a client may ask for."""
+        return self.config.max_rows_per_page
 
     def plugin(self, ident: str) -> type[Plugin]:
         """The statistic ``ident``, or :class:`UnknownStatistic`."""
