@@ -229,7 +229,7 @@ class Daemon:
             while not self.stopping.is_set():
                 try:
                     retention.enforce(self.store, self.classes, policy, time.time())
-                except SQLAlchemyError as error:  # the next round tries again
+                except Exception as error:  # noqa: BLE001 - counting goes on; the next round tries again
                     log.warning("retention failed: %s; retrying in %.0fs", first_line(error), interval)
                 self.stopping.wait(interval)
 
