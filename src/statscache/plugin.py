@@ -68,6 +68,11 @@ class Plugin:
         return "stat_" + cls.ident.replace("-", "_")
 
     @classmethod
+    def resolution_seconds(cls) -> int | None:
+        """The bucket size in whole seconds (None for a statistic without buckets)."""
+        return _seconds(cls.resolution)
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         """What ``statscache plugins`` and the web index show about this plugin."""
         return {
@@ -75,7 +80,7 @@ class Plugin:
             "name": cls.name,
             "summary": cls.summary,
             "description": cls.description.strip(),
-            "resolution": _seconds(cls.resolution),
+            "resolution": cls.resolution_seconds(),
             "backlog_delta": _seconds(cls.backlog_delta),
             "kind": cls.model.kind,
             "columns": cls.model.columns,

@@ -60,7 +60,7 @@ class Policy:
 
     def seconds(self, plugin: type[Plugin]) -> float | None:
         """How long ``plugin`` keeps its buckets (None: forever, or not a bucketed statistic)."""
-        native = resolution(plugin)
+        native = plugin.resolution_seconds()
         return None if native is None else self.keep.get(native)
 
     def outlives(self, plugin: type[Plugin], keep: float) -> bool:
@@ -78,23 +78,18 @@ class Route:
     notice: str | None = None
 
 
-def resolution(plugin: type[Plugin]) -> int | None:
-    """A bucketed statistic's resolution in seconds."""
-    return None if plugin.resolution is None else int(plugin.resolution.total_seconds())
-
-
 def coarser(plugin: type[Plugin], classes: Iterable[type[Plugin]]) -> list[type[Plugin]]:
     """The members of ``plugin``'s family whose buckets roll up from it, finest first."""
-    native = resolution(plugin)
+    native = plugin.resolution_seconds()
     if plugin.family is None or native is None:
         return []
     found = []
     for other in classes:
-        size = resolution(other)
+        size = other.resolution_seconds()
         same = other.family == plugin.family and other.model == plugin.model
         if same and size is not None and size > native and size % native == 0:
             found.append(other)
-    return sorted(found, key=lambda other: resolution(other) or 0)
+    return sorted(found, key=lambda other: other.resolution_seconds() or 0)
 
 
 def enforce(store: Store, classes: Iterable[type[Plugin]], policy: Policy, now: float) -> dict[str, int]:
@@ -103,7 +98,7 @@ def enforce(store: Store, classes: Iterable[type[Plugin]], policy: Policy, now: 
     trimmed: dict[str, int] = {}
     for plugin in classes:
         keep = policy.seconds(plugin)
-        native = resolution(plugin)
+        native = plugin.resolution_seconds()
         if keep is None or native is None:
             continue
         if not any(policy.outlives(other, keep) for other in coarser(plugin, classes)):
@@ -123,12 +118,12 @@ def route(
     held = retained.get(plugin.ident)
     if held is None or (window.start is not None and window.start >= held):
         return Route(plugin, window)
-    asked = window.resolution or resolution(plugin) or 1
+    asked = window.resolution or plugin.resolution_seconds() or 1
     for other in coarser(plugin, classes):
         other_held = retained.get(other.ident)
         if other_held is not None and (window.start is None or window.start < other_held):
             continue
-        native = resolution(other) or 1
+        native = other.resolution_seconds() or 1
         size = math.lcm(asked, native)
         rolled = replace(window, resolution=None if size == native else size)
         why = f"{plugin.ident} keeps buckets from {iso(held)} on; answered from {other.ident} in {_label(size)} buckets"

@@ -139,7 +139,7 @@ def _chart(reader: Reader, plugin: type[Plugin], served: retention.Route, query:
         notes.append(f"{'newest' if query.window.descending else 'oldest'} {take} rows")
     if served.notice is not None:
         notes.append(f"from {served.plugin.ident}")
-    step = served.window.resolution or retention.resolution(served.plugin)
+    step = served.window.resolution or served.plugin.resolution_seconds()
     return render(chart.render(rows, plugin.model, step, query.chart, plugin.name, "; ".join(notes)), "svg")
 
 
@@ -163,7 +163,7 @@ def _latest(*times: float | None) -> float | None:
 
 def _say_where(response: Response, served: retention.Route) -> None:
     """Name the resolution served and, when retention sent the read elsewhere, where and why."""
-    native = retention.resolution(served.plugin)
+    native = served.plugin.resolution_seconds()
     if native is not None:
         response.headers["X-Resolution"] = str(served.window.resolution or native)
     if served.notice is not None:

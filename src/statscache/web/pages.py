@@ -240,9 +240,9 @@ def reference() -> str:
 
 def default_range(plugin: type[Plugin]) -> str:
     """A window of a few dozen to a few thousand native buckets."""
-    if plugin.resolution is None:
+    seconds = plugin.resolution_seconds()
+    if seconds is None:
         return "all"
-    seconds = plugin.resolution.total_seconds()
     for limit, preset in ((60, "1h"), (3600, "1d"), (86400, "1w"), (604800, "30d")):
         if seconds < limit:
             return preset
@@ -264,7 +264,7 @@ def ask(args: MultiDict[str, str], plugin: type[Plugin], newest: float | None, n
         chosen = chosen or default_range(plugin)
         span = RANGES[chosen][1]
         if span is not None and newest is not None:
-            native = int(plugin.resolution.total_seconds()) if plugin.resolution else 1
+            native = plugin.resolution_seconds() or 1
             stop = int(newest) + native - 1  # the newest bucket, whole
             api["start"] = str(stop - span + 1)
             api["stop"] = str(stop)
@@ -275,9 +275,9 @@ def ask(args: MultiDict[str, str], plugin: type[Plugin], newest: float | None, n
 
 def roll_ups(plugin: type[Plugin]) -> list[tuple[int, str]]:
     """The resolutions a counter can be read at: multiples of its own."""
-    if not isinstance(plugin.model, Counter) or plugin.resolution is None:
+    native = plugin.resolution_seconds()
+    if not isinstance(plugin.model, Counter) or native is None:
         return []
-    native = int(plugin.resolution.total_seconds())
     return [(size, duration(size)) for size in ROLL_UPS if size >= native and size % native == 0]
 
 

@@ -193,10 +193,10 @@ def _resolution(args: MultiDict[str, str], plugin: type[Plugin]) -> tuple[int | 
     text = single(args, "resolution")
     if text is None:
         return None, 0
-    if not isinstance(plugin.model, Counter) or plugin.resolution is None:
+    native = plugin.resolution_seconds()
+    if not isinstance(plugin.model, Counter) or native is None:
         raise BadParameter("resolution", f"{plugin.ident} is not a counter; only counters roll up")
     size = parse_duration(text)
-    native = int(plugin.resolution.total_seconds())
     if size is None or size < native or size % native or size > 100 * 365 * 86400:
         raise BadParameter("resolution", f"resolution must be a multiple of {native} seconds (like 1h or 3600)")
     offset = MONDAY_OFFSET if size % UNITS["w"] == 0 else 0

@@ -53,8 +53,7 @@ class Settings:
 
 def default_start(plugin: type[Plugin], window: Window, now: float) -> float:
     """The earliest row time live traffic can still change: a bucket and the lateness allowed."""
-    native = plugin.resolution.total_seconds() if plugin.resolution is not None else 0.0
-    return now - LATE - (window.resolution or native)
+    return now - LATE - (window.resolution or plugin.resolution_seconds() or 0)
 
 
 def events(
